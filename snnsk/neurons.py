@@ -1,0 +1,202 @@
+"""Leaky integrate-and-fire neurons: a functional form and a multi-step module.
+
+Semantics (SpikingJelly's multi-step LIF, plus a refractory period), for an
+input sequence ``X[t]`` and membrane potential ``V`` starting at ``v_reset``:
+
+* charge, ``decay_input=True``:  ``H[t] = V[t-1] + (X[t] - (V[t-1] - v_reset)) / tau``
+* charge, ``decay_input=False``: ``H[t] = V[t-1] - (V[t-1] - v_reset) / tau + X[t]``
+* fire: ``S[t] = 1 if H[t] >= threshold else 0`` (surrogate gradient backward)
+* reset, ``'hard'``: ``V[t] = v_reset`` after a spike, else ``H[t]``;
+  ``'soft'``: ``V[t] = H[t] - threshold * S[t]``. With ``detach_reset`` the
+  reset does not carry gradient through ``S``.
+* refractory period ``r``: for the ``r`` steps after a spike the neuron ignores
+  its input, holds its post-reset potential (``v_reset`` for a hard reset) and
+  cannot fire.
+
+``v_reset`` is also the resting potential the membrane leaks toward and starts
+from, for both reset modes (SpikingJelly's soft reset is ``v_reset=0``).
+
+No state is kept between calls: each call starts from rest, so there is no
+``reset_net`` to forget.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._backends import BACKENDS, make_params, run_lif
+from .surrogate import Surrogate
+
+__all__ = ["lif", "LIF", "NEURON_PARAMS", "set_neuron_params", "spiking_layers"]
+
+#: Parameters of :class:`LIF` that can be changed in place on a built network.
+NEURON_PARAMS = ("tau", "threshold", "reset", "v_reset", "refractory", "surrogate", "alpha",
+                 "decay_input", "detach_reset", "backend")
+
+
+def lif(
+    x: torch.Tensor,
+    tau: float = 2.0,
+    threshold: float = 1.0,
+    reset: str = "hard",
+    v_reset: float = 0.0,
+    refractory: int = 0,
+    surrogate: str | Surrogate = "atan",
+    alpha: float | None = None,
+    decay_input: bool = True,
+    detach_reset: bool = False,
+    backend: str = "auto",
+    return_v: bool = False,
+):
+    """Multi-step LIF neuron over an input sequence.
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape ``[T, ...]``
+        Input current, time first. Floating point.
+    tau : float, default=2.0
+        Membrane time constant (>= 1; 1 means no memory).
+    threshold : float, default=1.0
+        Firing threshold (> 0).
+    reset : {'hard', 'soft'}, default='hard'
+        Hard reset sets the potential to ``v_reset`` after a spike; soft reset
+        subtracts ``threshold``.
+    v_reset : float, default=0.0
+        Reset and resting potential (< ``threshold``).
+    refractory : int, default=0
+        Steps after a spike during which the neuron ignores input and cannot fire.
+    surrogate : str or Surrogate, default='atan'
+        Surrogate gradient: ``'atan'``, ``'sigmoid'``, ``'fast_sigmoid'``,
+        ``'triangle'`` or a :class:`snnsk.surrogate.Surrogate` instance.
+    alpha : float or None, default=None
+        Surrogate sharpness; ``None`` takes the surrogate's default.
+    decay_input : bool, default=True
+        Whether the input is divided by ``tau`` when charging.
+    detach_reset : bool, default=False
+        Stop the gradient through the spike in the reset.
+    backend : {'auto', 'torch', 'cpu', 'cupy'}, default='auto'
+        ``'auto'`` picks the fastest backend that can run ``x``.
+    return_v : bool, default=False
+        Also return the post-reset membrane potential sequence.
+
+    Returns
+    -------
+    spikes : torch.Tensor
+        Same shape and dtype as ``x``, values in {0, 1}.
+    v : torch.Tensor
+        Only with ``return_v=True``: the membrane potential after each step.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor of shape [T, ...], got {type(x).__name__}")
+    if x.dim() < 1 or x.shape[0] == 0:
+        raise ValueError(f"x must have a non-empty leading time dimension [T, ...], got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
+    p = make_params(tau, threshold, reset, v_reset, refractory, surrogate, alpha, decay_input,
+                    detach_reset)
+    spikes, v = run_lif(x, p, backend, return_v)
+    return (spikes, v) if return_v else spikes
+
+
+class LIF(nn.Module):
+    """Multi-step leaky integrate-and-fire neuron: ``[T, ...]`` in, spikes ``[T, ...]`` out.
+
+    A thin module around :func:`lif` (see there and the module docstring for
+    the parameters and the exact dynamics). Parameters are plain attributes and
+    can be changed after construction; no membrane state is kept between calls.
+
+    Parameters
+    ----------
+    tau, threshold, reset, v_reset, refractory, surrogate, alpha, decay_input, detach_reset, backend, return_v
+        As in :func:`lif`.
+    fixed : tuple of str, default=()
+        Names of parameters that :func:`set_neuron_params` must leave alone
+        (e.g. an attention neuron with its own threshold of 0.5).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from snnsk.neurons import LIF
+    >>> LIF(tau=2.0)(torch.full((4, 1), 1.5)).flatten().tolist()
+    [0.0, 1.0, 0.0, 1.0]
+    """
+
+    def __init__(
+        self,
+        tau: float = 2.0,
+        threshold: float = 1.0,
+        reset: str = "hard",
+        v_reset: float = 0.0,
+        refractory: int = 0,
+        surrogate: str | Surrogate = "atan",
+        alpha: float | None = None,
+        decay_input: bool = True,
+        detach_reset: bool = False,
+        backend: str = "auto",
+        return_v: bool = False,
+        fixed: tuple = (),
+    ):
+        super().__init__()
+        # Validate now so a bad value fails at construction, not at the first batch.
+        make_params(tau, threshold, reset, v_reset, refractory, surrogate, alpha, decay_input,
+                    detach_reset)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        unknown = set(fixed) - set(NEURON_PARAMS)
+        if unknown:
+            raise ValueError(f"fixed names unknown neuron parameters: {sorted(unknown)}")
+        self.tau = tau
+        self.threshold = threshold
+        self.reset = reset
+        self.v_reset = v_reset
+        self.refractory = refractory
+        self.surrogate = surrogate
+        self.alpha = alpha
+        self.decay_input = decay_input
+        self.detach_reset = detach_reset
+        self.backend = backend
+        self.return_v = return_v
+        self.fixed = tuple(fixed)
+
+    def forward(self, x: torch.Tensor):
+        return lif(x, **{name: getattr(self, name) for name in NEURON_PARAMS},
+                   return_v=self.return_v)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{name}={getattr(self, name)!r}" for name in NEURON_PARAMS)
+
+
+def spiking_layers(module: nn.Module):
+    """Yield ``(name, LIF)`` for every LIF neuron layer inside ``module``."""
+    for name, sub in module.named_modules():
+        if isinstance(sub, LIF):
+            yield name, sub
+
+
+def set_neuron_params(module: nn.Module, **params) -> nn.Module:
+    """Change neuron parameters in place on every :class:`LIF` inside ``module``.
+
+    Layers that list a parameter in their ``fixed`` tuple keep their own value.
+    The values are validated first, so a bad value changes nothing.
+
+    Returns
+    -------
+    module : nn.Module
+        The same module.
+    """
+    unknown = set(params) - set(NEURON_PARAMS)
+    if unknown:
+        raise ValueError(f"unknown neuron parameters: {sorted(unknown)}; known: {NEURON_PARAMS}")
+    for _, layer in spiking_layers(module):
+        updated = {k: v for k, v in params.items() if k not in layer.fixed}
+        merged = {name: getattr(layer, name) for name in NEURON_PARAMS if name != "backend"}
+        merged.update({k: v for k, v in updated.items() if k != "backend"})
+        make_params(**merged)
+        if "backend" in updated and updated["backend"] not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {updated['backend']!r}")
+    for _, layer in spiking_layers(module):
+        for k, v in params.items():
+            if k not in layer.fixed:
+                setattr(layer, k, v)
+    return module
