@@ -1,1 +1,13 @@
+"""snnsk: scikit-learn compatible spiking neural network estimators.
+
+The estimators are skorch ``NeuralNet`` subclasses, so ``Pipeline``,
+``GridSearchCV``, ``cross_validate`` and ``joblib.dump`` work on them. The
+spiking core (:mod:`snnsk.neurons`, :mod:`snnsk.surrogate`,
+:mod:`snnsk.encoding`, :mod:`snnsk.losses`) is usable on its own.
+"""
+
+from .estimators import SpikingMLPClassifier
+
 __version__ = "0.1.0"
+
+__all__ = ["SpikingMLPClassifier", "__version__"]

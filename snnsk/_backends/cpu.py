@@ -192,10 +192,18 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().numpy()
 
 
-def _set_threads():
+# Below this many elements a second thread costs more to wake than it saves
+# (and small batches are the common case when training on tabular data).
+PARALLEL_MIN_ELEMENTS = 1 << 18
+
+
+def _set_threads(n_elements: int):
     # Follow torch's thread budget, which joblib/threadpoolctl and
     # OMP_NUM_THREADS already limit inside parallel searches.
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    if n_elements < PARALLEL_MIN_ELEMENTS:
+        numba.set_num_threads(1)
+    else:
+        numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
 
 
 class LIFFunction(torch.autograd.Function):
@@ -209,7 +217,7 @@ class LIFFunction(torch.autograd.Function):
         spikes = torch.empty_like(x)
         h = torch.empty_like(x) if needs_grad else x.new_empty((1, 1))
         v = torch.empty_like(x) if return_v else x.new_empty((1, 1))
-        _set_threads()
+        _set_threads(x.numel())
         kernel = forward_kernel(p.hard_reset, p.decay_input, p.refractory > 0, needs_grad, return_v)
         kernel(_numpy(x), _numpy(spikes), _numpy(h), _numpy(v), c, p.refractory)
         if needs_grad:
@@ -227,7 +235,7 @@ class LIFFunction(torch.autograd.Function):
         grad_x = torch.empty_like(h)
         gs = grad_s.contiguous() if grad_s is not None else dummy
         gv = grad_v.contiguous() if grad_v is not None else dummy
-        _set_threads()
+        _set_threads(h.numel())
         kernel = backward_kernel(SURROGATE_CODES[p.surrogate.name], p.hard_reset, p.decay_input,
                                  p.detach_reset, p.refractory > 0, grad_s is not None,
                                  grad_v is not None)

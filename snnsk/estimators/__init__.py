@@ -1,0 +1,6 @@
+"""skorch estimators: the spiking mixin and the models wired into scikit-learn."""
+
+from .base import SPIKING_PARAMS, SpikingClassifierMixin, SpikingMixin
+from .mlp import SpikingMLPClassifier
+
+__all__ = ["SpikingMixin", "SpikingClassifierMixin", "SpikingMLPClassifier", "SPIKING_PARAMS"]

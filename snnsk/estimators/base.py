@@ -1,0 +1,333 @@
+"""The spiking mixin for skorch nets, and the classifier mixin built on it.
+
+A spiking estimator is ``class MyEstimator(SpikingMixin, skorch.NeuralNet)``
+(classifiers add :class:`SpikingClassifierMixin` in front). The mixin
+
+* exposes the neuron hyperparameters (``timesteps``, ``threshold``, ``tau``,
+  ``reset``, ``refractory``, ``surrogate``, ``alpha``) as top-level, searchable
+  parameters and forwards them to the module when it is built;
+* applies them in place when they are changed by ``set_params`` after ``fit``
+  (architecture parameters re-initialise the module, as skorch does for
+  ``module__*``);
+* builds the criterion from ``loss`` ('tet' or 'mean') and ``tet_lambda``;
+  the module returns per-timestep outputs ``[T, B, C]`` and :meth:`get_loss`
+  receives them whole;
+* seeds torch from ``random_state`` inside ``fit`` and prediction, without
+  touching the caller's global random state;
+* reports firing rates per spiking layer with :meth:`spike_stats`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+import types
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import ClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (check_consistent_length, check_is_fitted, column_or_1d,
+                                      validate_data)
+from skorch.utils import to_numpy
+
+from ..losses import LOSSES, MeanOverTimeLoss, TETLoss
+from ..neurons import LIF, NEURON_PARAMS, set_neuron_params, spiking_layers
+
+__all__ = ["SpikingMixin", "SpikingClassifierMixin", "SPIKING_PARAMS"]
+
+#: Top-level hyperparameters every spiking estimator forwards to its module.
+SPIKING_PARAMS = ("timesteps", "threshold", "tau", "reset", "refractory", "surrogate", "alpha")
+#: Forwarded too and applied in place, but not searched over in practice.
+EXTRA_NEURON_PARAMS = ("backend",)
+#: Hyperparameters that only change the loss.
+LOSS_PARAMS = ("loss", "tet_lambda")
+
+
+def _torch_seed(random_state) -> int | None:
+    if random_state is None:
+        return None
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return int(random_state)
+    raise ValueError(f"random_state must be None, an int or a numpy RandomState, got {random_state!r}")
+
+
+class SpikingMixin:
+    """Spiking behaviour for a skorch ``NeuralNet`` subclass.
+
+    Subclasses list their architecture hyperparameters in
+    ``_architecture_params`` (forwarded to the module constructor; changing one
+    after fit re-initialises the module) and may return data-dependent module
+    arguments (input size, number of classes) from :meth:`_data_module_kwargs`.
+    The module must accept every name in :data:`SPIKING_PARAMS`, ``backend``
+    and ``_architecture_params`` as keyword arguments and return ``[T, B, ...]``.
+    """
+
+    _architecture_params: tuple = ()
+
+    # skorch sets these in __init__; scikit-learn wants __init__ to set
+    # parameters only, so they live here until fit sets them on the instance.
+    initialized_ = False
+    history_ = None
+    virtual_params_ = types.MappingProxyType({})
+
+    def _get_param_names(self):
+        # skorch lists every attribute not ending in "_"; private ones are not parameters
+        return [name for name in super()._get_param_names() if not name.startswith("_")]
+
+    def _drop_init_state(self):
+        for name in ("initialized_", "history_", "virtual_params_"):
+            vars(self).pop(name, None)
+
+    # ------------------------------------------------------------------ checks
+    def _check_spiking_params(self):
+        """Validate the top-level hyperparameters (at fit, as scikit-learn does)."""
+        t = self.timesteps
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 1:
+            raise ValueError(f"timesteps must be a positive integer, got {t!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        lam = self.tet_lambda
+        if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0 <= lam <= 1:
+            raise ValueError(f"tet_lambda must be a number in [0, 1], got {lam!r}")
+        if not isinstance(self.random_state, np.random.RandomState):
+            _torch_seed(self.random_state)  # raises for a bad type
+        # the neuron parameters are checked by building one neuron with them
+        LIF(**{name: getattr(self, name)
+               for name in SPIKING_PARAMS + EXTRA_NEURON_PARAMS if name != "timesteps"})
+
+    # --------------------------------------------------------------- seeding
+    @contextlib.contextmanager
+    def _seeded(self, offset: int = 0):
+        """Seed torch from ``random_state`` inside, restore the caller's RNG after."""
+        seed = _torch_seed(self.random_state)
+        if seed is None:
+            yield
+            return
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed + offset)
+            yield
+
+    def fit(self, X, y=None, **fit_params):
+        """Initialise and train the module (see :meth:`skorch.NeuralNet.fit`)."""
+        self._check_spiking_params()
+        with self._seeded():
+            return super().fit(X, y, **fit_params)
+
+    # --------------------------------------------------------- module wiring
+    def _module_params(self) -> dict:
+        names = SPIKING_PARAMS + EXTRA_NEURON_PARAMS + tuple(self._architecture_params)
+        return {name: getattr(self, name) for name in names}
+
+    def _data_module_kwargs(self) -> dict:
+        """Module arguments learned from the data in ``fit`` (input size, classes...)."""
+        return {}
+
+    def initialize_module(self):
+        kwargs = {**self._module_params(), **self._data_module_kwargs(),
+                  **self.get_params_for("module")}
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        return self
+
+    def initialize_criterion(self):
+        kwargs = self.get_params_for("criterion")
+        if self.criterion is None:
+            if self.loss == "tet":
+                self.criterion_ = TETLoss(lamb=self.tet_lambda, **kwargs)
+            else:
+                self.criterion_ = MeanOverTimeLoss(**kwargs)
+        else:
+            self.criterion_ = self.initialized_instance(self.criterion, kwargs)
+        return self
+
+    def _apply_spiking_params(self, names):
+        """Push changed neuron hyperparameters into the built module, in place."""
+        module = self.module_
+        if hasattr(module, "set_spiking_params"):
+            module.set_spiking_params(**{n: getattr(self, n) for n in names})
+            return
+        neuron = {n: getattr(self, n) for n in names if n in NEURON_PARAMS}
+        if neuron:
+            set_neuron_params(module, **neuron)
+        if "timesteps" in names:
+            module.timesteps = self.timesteps
+
+    def set_params(self, **params):
+        """Set parameters; after fit, spiking parameters take effect at once.
+
+        Neuron parameters (``threshold``, ``tau``, ...) and ``timesteps`` are
+        written into the trained module in place (weights are kept); ``loss``
+        and ``tet_lambda`` rebuild the criterion; architecture parameters
+        re-initialise module, criterion and optimizer.
+        """
+        super().set_params(**params)
+        if not self.initialized_ or not hasattr(self, "module_"):
+            return self
+        changed = set(params)
+        if changed & set(self._architecture_params):
+            self._check_spiking_params()
+            self._initialize_module(reason="an architecture parameter changed")
+            self._initialize_criterion()
+            self._initialize_optimizer()
+            return self
+        spiking = [name for name in SPIKING_PARAMS + EXTRA_NEURON_PARAMS if name in changed]
+        if spiking or changed & set(LOSS_PARAMS):
+            self._check_spiking_params()
+        if spiking:
+            self._apply_spiking_params(spiking)
+        if changed & set(LOSS_PARAMS):
+            self._initialize_criterion()
+        return self
+
+    # -------------------------------------------------------------- outputs
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Loss on the per-timestep outputs ``[T, B, C]`` (TET by default)."""
+        out = y_pred[0] if isinstance(y_pred, tuple) else y_pred
+        if out.dim() < 3:
+            raise ValueError(
+                f"{type(self.module_).__name__} must return per-timestep outputs [T, B, C], "
+                f"got shape {tuple(out.shape)}")
+        return super().get_loss(y_pred, y_true, X=X, training=training)
+
+    def _time_averaged_outputs(self, X) -> np.ndarray:
+        """Module outputs averaged over time, ``[n_samples, ...]`` (seeded)."""
+        chunks = []
+        with self._seeded(offset=1):
+            for out in self.forward_iter(X, training=False):
+                out = out[0] if isinstance(out, tuple) else out
+                chunks.append(out.float().mean(0))
+        return torch.cat(chunks).numpy() if chunks else np.empty((0,))
+
+    def spike_stats(self, X) -> pd.DataFrame:
+        """Firing rate of every spiking layer on ``X``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per LIF layer (index: the layer's name in the module), with
+            columns ``neurons`` (per sample), ``timesteps``, ``spikes`` (total
+            over all samples) and ``firing_rate`` (spikes per neuron per step).
+        """
+        check_is_fitted(self)
+        X = self._validate_predict_input(X)
+        totals = {}
+
+        def hook(name):
+            def record(_module, _inputs, output):
+                spikes = output[0] if isinstance(output, tuple) else output
+                row = totals.setdefault(name, {"neurons": 0, "timesteps": 0, "spikes": 0.0,
+                                               "events": 0})
+                row["timesteps"] = spikes.shape[0]
+                row["neurons"] = int(np.prod(spikes.shape[2:])) if spikes.dim() > 2 else 1
+                row["spikes"] += float(spikes.detach().sum())
+                row["events"] += spikes.numel()
+            return record
+
+        handles = [layer.register_forward_hook(hook(name))
+                   for name, layer in spiking_layers(self.module_)]
+        try:
+            self._time_averaged_outputs(X)
+        finally:
+            for handle in handles:
+                handle.remove()
+        frame = pd.DataFrame.from_dict(totals, orient="index")
+        if frame.empty:
+            return pd.DataFrame(columns=["neurons", "timesteps", "spikes", "firing_rate"])
+        frame["firing_rate"] = frame["spikes"] / frame["events"]
+        frame.index.name = "layer"
+        return frame.drop(columns="events")
+
+    def _validate_predict_input(self, X):
+        """Hook: check and convert X for prediction (classifiers validate shape)."""
+        return X
+
+
+class SpikingClassifierMixin(ClassifierMixin):
+    """scikit-learn classifier behaviour for a spiking net.
+
+    Validates inputs the scikit-learn way (``n_features_in_``, NaN, sparse,
+    dtype, empty data), encodes arbitrary class labels (strings included) to
+    integers, predicts from the time-averaged outputs and exposes ``classes_``.
+    Subclasses may override :meth:`_validate_X` for non-tabular inputs.
+    """
+
+    def _validate_X(self, X, reset: bool):
+        return validate_data(self, X, reset=reset, dtype=[np.float32, np.float64]).astype(
+            np.float32, copy=False)
+
+    def _validate_predict_input(self, X):
+        check_is_fitted(self)
+        return self._validate_X(X, reset=False)
+
+    def fit(self, X, y=None, **fit_params):
+        """Fit the classifier.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels of any type scikit-learn accepts (ints, strings...).
+
+        Returns
+        -------
+        self
+        """
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None")
+        X = self._validate_X(X, reset=True)
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        self._label_encoder = LabelEncoder().fit(y)
+        self.classes_ = self._label_encoder.classes_
+        y_encoded = self._label_encoder.transform(y).astype(np.int64)
+        return super().fit(X, y_encoded, **fit_params)
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Continue training on ``(X, y)`` without re-initialising."""
+        if fit_params.get("_routing_method") == "fit":
+            # skorch's fit delegates here with data this class already validated and encoded
+            return super().partial_fit(X, y, classes, **fit_params)
+        if not self.initialized_:
+            return self.fit(X, y, **fit_params)
+        X = self._validate_X(X, reset=False)
+        y_encoded = self._label_encoder.transform(np.asarray(y)).astype(np.int64)
+        return super().partial_fit(X, y_encoded, **fit_params)
+
+    def _data_module_kwargs(self):
+        return {"n_classes": len(self.classes_)}
+
+    def predict_proba(self, X):
+        """Class probabilities: softmax of the outputs averaged over time.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        X = self._validate_predict_input(X)
+        logits = torch.as_tensor(self._time_averaged_outputs(X))
+        nonlin = self.predict_nonlinearity
+        if nonlin == "auto":
+            proba = torch.softmax(logits, dim=-1)
+        elif nonlin is None:
+            proba = logits
+        else:
+            proba = nonlin(logits)
+        return to_numpy(proba)
+
+    def predict(self, X):
+        """Most likely class label for each sample."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.non_deterministic = False
+        return tags

@@ -1,0 +1,75 @@
+"""A fully connected spiking network: encoder → (Linear → LIF)* → Linear readout."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..encoding import DirectEncoder, get_encoder
+from ..neurons import LIF, set_neuron_params
+
+__all__ = ["SpikingMLP"]
+
+
+class SpikingMLP(nn.Module):
+    """Multi-layer spiking perceptron with per-timestep outputs.
+
+    Parameters
+    ----------
+    n_features : int
+        Input size.
+    n_classes : int
+        Output size.
+    hidden_layer_sizes : tuple of int, default=(256,)
+        Width of each spiking hidden layer.
+    timesteps : int, default=4
+        Number of simulation steps T.
+    threshold, tau, reset, refractory, surrogate, alpha, backend
+        Neuron parameters of every hidden layer (see :class:`snnsk.neurons.LIF`).
+    encoding : {'direct', 'rate', 'latency'}, default='direct'
+        How a static input becomes a ``[T, B, F]`` sequence.
+    dropout : float, default=0.0
+        Dropout on the hidden spikes during training.
+
+    Input ``[B, n_features]``; output ``[T, B, n_classes]`` logits, one set per step.
+    """
+
+    def __init__(self, n_features, n_classes, hidden_layer_sizes=(256,), timesteps=4,
+                 threshold=1.0, tau=2.0, reset="hard", refractory=0, surrogate="atan", alpha=None,
+                 backend="auto", encoding="direct", dropout=0.0):
+        super().__init__()
+        sizes = (hidden_layer_sizes,) if isinstance(hidden_layer_sizes, int) else tuple(hidden_layer_sizes)
+        if not sizes or any(not isinstance(h, int) or isinstance(h, bool) or h < 1 for h in sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive integers, got {hidden_layer_sizes!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.encoder = get_encoder(encoding, timesteps)
+        neuron = dict(tau=tau, threshold=threshold, reset=reset, refractory=refractory,
+                      surrogate=surrogate, alpha=alpha, backend=backend)
+        widths = (n_features,) + sizes
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.neurons = nn.ModuleList(LIF(**neuron) for _ in sizes)
+        self.dropout = nn.Dropout(dropout)
+        self.readout = nn.Linear(sizes[-1], n_classes)
+
+    @property
+    def timesteps(self) -> int:
+        return self.encoder.timesteps
+
+    def set_spiking_params(self, **params):
+        """Change ``timesteps`` and neuron parameters in place (weights are kept)."""
+        if "timesteps" in params:
+            self.encoder.timesteps = params.pop("timesteps")
+        if params:
+            set_neuron_params(self, **params)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.encoder, DirectEncoder):
+            # The same input at every step: apply the first layer once, then repeat.
+            z = self.linears[0](x).unsqueeze(0).expand(self.timesteps, *x.shape[:-1], -1)
+        else:
+            z = self.linears[0](self.encoder(x))
+        s = self.dropout(self.neurons[0](z))
+        for linear, neuron in zip(self.linears[1:], self.neurons[1:]):
+            s = self.dropout(neuron(linear(s)))
+        return self.readout(s)
