@@ -19,6 +19,7 @@ name             default alpha  dS/dx
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
@@ -67,7 +68,7 @@ class Surrogate:
 
     def __init__(self, alpha: float | None = None):
         alpha = self.default_alpha if alpha is None else alpha
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
             raise TypeError(f"alpha must be a positive number, got {alpha!r}")
         if not math.isfinite(alpha) or alpha <= 0:
             raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")

@@ -15,6 +15,8 @@ the torch reference's operation order, so spikes agree bit for bit.
 from __future__ import annotations
 
 import math
+import sys
+import threading
 
 import numpy as np
 import torch
@@ -69,10 +71,13 @@ if numba is not None:
         return max(x - x, alpha - alpha * alpha * abs(x))  # triangle
 
 
-# Every option is a closure constant of its own compiled kernel, so each
-# variant's inner loop is branch-free and vectorised: run-time flags measured
-# 2-4x slower (LLVM gives up unswitching that many). numba caches closures on
-# disk per constant set, so each variant compiles once per machine.
+# The options that change the shape of the inner loop (reset kind, refractory
+# bookkeeping, what is stored, the surrogate) are closure constants of their
+# own compiled kernel, so each variant's loop is branch-free and vectorised:
+# run-time flags for all of them measured 2-4x slower (LLVM stops unswitching).
+# Options that only change a factor (decay_input's dH/dX, detach_reset) are
+# values in the constants array. numba caches closures on disk per constant
+# set, so each variant compiles once per machine.
 _KERNELS: dict = {}
 
 
@@ -83,9 +88,9 @@ def forward_kernel(hard: bool, decay_input: bool, refractory: bool, store_h: boo
         return _KERNELS[key]
 
     @njit(parallel=True, nogil=True, cache=True)
-    def forward(x, spikes, h_out, v_out, c, n_refractory):
+    def forward(x, spikes, h_out, held_out, v_out, c, n_refractory):
         T, N = x.shape
-        tau, threshold, v_reset, one, zero, nan = c[0], c[1], c[2], c[3], c[4], c[8]
+        tau, threshold, v_reset, one, zero = c[0], c[1], c[2], c[3], c[4]
         n_blocks = (N + BLOCK - 1) // BLOCK
         for b in prange(n_blocks):
             lo = b * BLOCK
@@ -97,6 +102,7 @@ def forward_kernel(hard: bool, decay_input: bool, refractory: bool, store_h: boo
             for t in range(T):
                 xr, sr = x[t, lo:hi], spikes[t, lo:hi]
                 hr = h_out[t, lo:hi] if store_h else h_out[0, 0:1]
+                mr = held_out[t, lo:hi] if (store_h and refractory) else held_out[0, 0:1]
                 vr = v_out[t, lo:hi] if store_v else v_out[0, 0:1]
                 for j in range(width):
                     vj = v[j]
@@ -113,6 +119,8 @@ def forward_kernel(hard: bool, decay_input: bool, refractory: bool, store_h: boo
                             left[j] -= 1
                         elif fire:
                             left[j] = n_refractory
+                        if store_h:
+                            mr[j] = 1 if held else 0
                     sr[j] = one if fire else zero
                     if hard:
                         vj = v_reset if fire else h
@@ -120,9 +128,7 @@ def forward_kernel(hard: bool, decay_input: bool, refractory: bool, store_h: boo
                         vj = h - threshold if fire else h
                     v[j] = vj
                     if store_h:
-                        # A held (refractory) step is marked NaN: backward then
-                        # needs neither the spikes nor a look back over time.
-                        hr[j] = nan if refractory and held else h
+                        hr[j] = h
                     if store_v:
                         vr[j] = vj
 
@@ -130,20 +136,17 @@ def forward_kernel(hard: bool, decay_input: bool, refractory: bool, store_h: boo
     return forward
 
 
-def backward_kernel(code: int, hard: bool, decay_input: bool, detach_reset: bool,
-                    refractory: bool, has_grad_s: bool, has_grad_v: bool):
+def backward_kernel(code: int, hard: bool, refractory: bool, has_grad_v: bool):
     """The compiled backward kernel for one option set (``code`` picks the surrogate)."""
-    key = ("backward", code, hard, decay_input, detach_reset, refractory, has_grad_s, has_grad_v)
+    key = ("backward", code, hard, refractory, has_grad_v)
     if key in _KERNELS:
         return _KERNELS[key]
 
     @njit(parallel=True, nogil=True, cache=True)
-    def backward(grad_s, grad_v, h_in, grad_x, c):
+    def backward(grad_s, grad_v, h_in, held_in, grad_x, c):
         T, N = h_in.shape
-        tau, threshold, v_reset, one, zero, alpha, two, half_pi = (
-            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
-        decay = one - one / tau
-        dh_dx = one / tau if decay_input else one
+        threshold, v_reset, one, zero, alpha, two, half_pi = c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+        dh_dx, decay, through_reset = c[8], c[9], c[10]
         n_blocks = (N + BLOCK - 1) // BLOCK
         for b in prange(n_blocks):
             lo = b * BLOCK
@@ -151,30 +154,26 @@ def backward_kernel(code: int, hard: bool, decay_input: bool, detach_reset: bool
             hi = lo + width
             gv_next = np.zeros(width, dtype=h_in.dtype)  # dL/dV[t] from step t + 1
             for t in range(T - 1, -1, -1):
-                hr, gxr = h_in[t, lo:hi], grad_x[t, lo:hi]
-                gsr = grad_s[t, lo:hi] if has_grad_s else grad_s[0, 0:1]
+                hr, gsr, gxr = h_in[t, lo:hi], grad_s[t, lo:hi], grad_x[t, lo:hi]
+                mr = held_in[t, lo:hi] if refractory else held_in[0, 0:1]
                 gvr = grad_v[t, lo:hi] if has_grad_v else grad_v[0, 0:1]
                 for j in range(width):
                     gv = gv_next[j]
                     if has_grad_v:
                         gv += gvr[j]
-                    h = hr[j]
-                    if refractory and h != h:
-                        # held step (NaN mark): V[t] = H[t] = V[t-1], the input has no effect
+                    if refractory and mr[j] != 0:
+                        # held step: V[t] = H[t] = V[t-1], the input has no effect
                         gxr[j] = zero
                         gv_next[j] = gv
                         continue
+                    h = hr[j]
                     sg = _surrogate_grad(code, alpha, h - threshold, one, two, half_pi)
-                    gh = gsr[j] * sg if has_grad_s else zero
+                    # through_reset is 0 with detach_reset: the reset carries no gradient
                     if hard:
-                        dv_dh = zero if h >= threshold else one
-                        if not detach_reset:
-                            dv_dh += (v_reset - h) * sg
+                        dv_dh = (zero if h >= threshold else one) + through_reset * (v_reset - h) * sg
                     else:
-                        dv_dh = one
-                        if not detach_reset:
-                            dv_dh -= threshold * sg
-                    gh += gv * dv_dh
+                        dv_dh = one - through_reset * threshold * sg
+                    gh = gsr[j] * sg + gv * dv_dh
                     gxr[j] = gh * dh_dx
                     gv_next[j] = gh * decay
 
@@ -184,8 +183,9 @@ def backward_kernel(code: int, hard: bool, decay_input: bool, detach_reset: bool
 
 def _constants(p: LIFParams, dtype) -> np.ndarray:
     """Every scalar the kernels use, in the array dtype (so no float64 promotion)."""
+    dh_dx = 1.0 / p.tau if p.decay_input else 1.0
     return np.array([p.tau, p.threshold, p.v_reset, 1.0, 0.0, p.surrogate.alpha, 2.0, 0.5 * math.pi,
-                     math.nan], dtype=dtype)
+                     dh_dx, 1.0 - 1.0 / p.tau, 0.0 if p.detach_reset else 1.0], dtype=dtype)
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
@@ -206,40 +206,101 @@ def _set_threads(n_elements: int):
         numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
 
 
+class BufferPool:
+    """Reuses large kernel output buffers once nothing references them any more.
+
+    A fresh multi-megabyte tensor costs a page fault per 4 KiB page on first
+    touch, which measured 3-5x the kernel time itself at N = 2^20. Buffers are
+    numpy arrays handed out as tensors through ``torch.from_numpy``; the
+    tensor's storage holds a reference to its array until the last view and
+    autograd's saved copy are gone, so an array only the pool references is
+    free to hand out again. Holds at most ``max_bytes`` of free buffers.
+    """
+
+    def __init__(self, max_bytes: int = 1 << 30, min_bytes: int = 1 << 20):
+        self.max_bytes = max_bytes
+        self.min_bytes = min_bytes
+        self._buffers: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _unused(array: np.ndarray) -> bool:
+        # references: the pool's list, the caller's variable, getrefcount's argument
+        return sys.getrefcount(array) <= 3
+
+    def empty(self, shape, dtype) -> torch.Tensor:
+        dtype = np.dtype(dtype)
+        if math.prod(shape) * dtype.itemsize < self.min_bytes:
+            return torch.from_numpy(np.empty(shape, dtype))
+        with self._lock:
+            for array in self._buffers:
+                if array.shape == tuple(shape) and array.dtype == dtype and self._unused(array):
+                    return torch.from_numpy(array)
+            array = np.empty(shape, dtype)
+            self._buffers.append(array)
+            self._evict()
+            return torch.from_numpy(array)
+
+    def _evict(self):
+        total = sum(a.nbytes for a in self._buffers)
+        for array in list(self._buffers):
+            if total <= self.max_bytes:
+                break
+            # an array still in use leaves the pool too: its tensor frees it as usual
+            self._buffers.remove(array)
+            total -= array.nbytes
+
+    def clear(self):
+        """Forget every pooled buffer (those in use stay valid)."""
+        with self._lock:
+            self._buffers.clear()
+
+
+POOL = BufferPool()
+
+
+def _run_forward(x: torch.Tensor, p: LIFParams, store_h: bool, return_v: bool):
+    """Run the forward kernel on ``x`` ``[T, N]``; returns spikes, h, held, v (or dummies)."""
+    dtype = x.numpy().dtype
+    dummy = np.empty((1, 1), dtype)
+    spikes = POOL.empty(x.shape, dtype)
+    h = POOL.empty(x.shape, dtype) if store_h else None
+    held = POOL.empty(x.shape, np.uint8) if (store_h and p.refractory) else None
+    v = POOL.empty(x.shape, dtype) if return_v else None
+    _set_threads(x.numel())
+    kernel = forward_kernel(p.hard_reset, p.decay_input, p.refractory > 0, store_h, return_v)
+    kernel(_numpy(x), _numpy(spikes), _numpy(h) if h is not None else dummy,
+           _numpy(held) if held is not None else dummy.astype(np.uint8),
+           _numpy(v) if v is not None else dummy, _constants(p, dtype), p.refractory)
+    return spikes, h, held, v
+
+
 class LIFFunction(torch.autograd.Function):
     """Autograd wrapper around the fused numba kernels (input ``[T, N]``)."""
 
     @staticmethod
     def forward(ctx, x, p: LIFParams, return_v: bool):
         ctx.set_materialize_grads(False)
-        c = _constants(p, x.numpy().dtype)
-        needs_grad = ctx.needs_input_grad[0]
-        spikes = torch.empty_like(x)
-        h = torch.empty_like(x) if needs_grad else x.new_empty((1, 1))
-        v = torch.empty_like(x) if return_v else x.new_empty((1, 1))
-        _set_threads(x.numel())
-        kernel = forward_kernel(p.hard_reset, p.decay_input, p.refractory > 0, needs_grad, return_v)
-        kernel(_numpy(x), _numpy(spikes), _numpy(h), _numpy(v), c, p.refractory)
-        if needs_grad:
-            ctx.p = p
-            ctx.save_for_backward(h)
-        if not return_v:
-            v = None
+        spikes, h, held, v = _run_forward(x, p, True, return_v)
+        ctx.p = p
+        # the refractory mask is saved only when there is a refractory period
+        ctx.save_for_backward(h, held if held is not None else h)
         return spikes, v
 
     @staticmethod
     def backward(ctx, grad_s, grad_v):
-        (h,) = ctx.saved_tensors
+        h, held = ctx.saved_tensors
         p = ctx.p
-        dummy = h.new_empty((1, 1))
-        grad_x = torch.empty_like(h)
-        gs = grad_s.contiguous() if grad_s is not None else dummy
-        gv = grad_v.contiguous() if grad_v is not None else dummy
+        dtype = h.numpy().dtype
+        # grad_s is None only when the spikes feed nothing differentiable
+        gs = grad_s.contiguous() if grad_s is not None else torch.zeros_like(h)
+        gv = grad_v.contiguous() if grad_v is not None else h.new_empty((1, 1))
+        grad_x = POOL.empty(h.shape, dtype)
         _set_threads(h.numel())
-        kernel = backward_kernel(SURROGATE_CODES[p.surrogate.name], p.hard_reset, p.decay_input,
-                                 p.detach_reset, p.refractory > 0, grad_s is not None,
+        kernel = backward_kernel(SURROGATE_CODES[p.surrogate.name], p.hard_reset, p.refractory > 0,
                                  grad_v is not None)
-        kernel(_numpy(gs), _numpy(gv), _numpy(h), _numpy(grad_x), _constants(p, h.numpy().dtype))
+        kernel(_numpy(gs), _numpy(gv), _numpy(h), _numpy(held) if p.refractory else
+               np.empty((1, 1), np.uint8), _numpy(grad_x), _constants(p, dtype))
         return grad_x, None, None
 
 
@@ -247,5 +308,9 @@ def lif_cpu(x: torch.Tensor, p: LIFParams, return_v: bool = False):
     """Fused LIF over ``x`` of shape ``[T, ...]``; returns ``(spikes, v or None)``."""
     shape = x.shape
     x2 = x.contiguous().view(shape[0], -1)
-    spikes, v = LIFFunction.apply(x2, p, return_v)
+    if torch.is_grad_enabled() and x.requires_grad:
+        spikes, v = LIFFunction.apply(x2, p, return_v)
+    else:
+        # inference: no graph, and the pre-reset potential is never written
+        spikes, _, _, v = _run_forward(x2.detach(), p, False, return_v)
     return spikes.view(shape), (v.view(shape) if v is not None else None)

@@ -20,12 +20,13 @@ def lif_torch(x: torch.Tensor, p: LIFParams, return_v: bool = False):
     v = torch.full_like(x[0], p.v_reset)
     refractory_left = torch.zeros_like(x[0], dtype=torch.int32) if p.refractory else None
     spikes, vs = [], []
-    for t in range(x.shape[0]):
+    # unbind, not x[t]: indexing's backward writes a full-size zero tensor per step (O(T^2 N))
+    for x_t in x.unbind(0):
         # Operation order mirrors SpikingJelly so spikes agree bit for bit.
         if p.decay_input:
-            h = v + (x[t] - (v - p.v_reset)) / p.tau
+            h = v + (x_t - (v - p.v_reset)) / p.tau
         else:
-            h = v - (v - p.v_reset) / p.tau + x[t]
+            h = v - (v - p.v_reset) / p.tau + x_t
         if refractory_left is None:
             s = p.surrogate(h - p.threshold)
         else:
