@@ -223,18 +223,15 @@ class BufferPool:
         self._buffers: list[np.ndarray] = []
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _unused(array: np.ndarray) -> bool:
-        # references: the pool's list, the caller's variable, getrefcount's argument
-        return sys.getrefcount(array) <= 3
-
     def empty(self, shape, dtype) -> torch.Tensor:
         dtype = np.dtype(dtype)
         if math.prod(shape) * dtype.itemsize < self.min_bytes:
             return torch.from_numpy(np.empty(shape, dtype))
         with self._lock:
             for array in self._buffers:
-                if array.shape == tuple(shape) and array.dtype == dtype and self._unused(array):
+                # unused: referenced only by the pool's list, this loop and getrefcount itself
+                if (array.shape == tuple(shape) and array.dtype == dtype
+                        and sys.getrefcount(array) <= 3):
                     return torch.from_numpy(array)
             array = np.empty(shape, dtype)
             self._buffers.append(array)
