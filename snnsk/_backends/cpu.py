@@ -257,7 +257,7 @@ POOL = BufferPool()
 
 
 def _run_forward(x: torch.Tensor, p: LIFParams, store_h: bool, return_v: bool):
-    """Run the forward kernel on ``x`` ``[T, N]``; returns spikes, h, held, v (or dummies)."""
+    """Run the forward kernel on ``x`` ``[T, N]``; returns spikes, h, held, v (None where not stored)."""
     dtype = x.numpy().dtype
     dummy = np.empty((1, 1), dtype)
     spikes = POOL.empty(x.shape, dtype)
