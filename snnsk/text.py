@@ -1,0 +1,595 @@
+"""Text input for the language models: validation, normalisation, tokenizers.
+
+* :func:`check_documents` validates a collection of raw text documents (the
+  ``X`` of every text estimator) and returns it as a list of ``str``.
+* :func:`normalize_text` and :class:`TextNormalizer` lower-case text and/or
+  reduce it to a small ASCII-friendly symbol set.
+* :class:`CharTokenizer` and :class:`WordTokenizer` are scikit-learn
+  transformers that learn a vocabulary and map documents to integer id
+  arrays and back.
+
+Every vocabulary starts with the same three special tokens, whose ids are
+module constants shared with the models: :data:`PAD_ID` (padding),
+:data:`UNK_ID` (tokens outside the vocabulary) and :data:`BOS_ID` (the
+beginning-of-sequence token a language model is conditioned on).
+"""
+
+from __future__ import annotations
+
+import numbers
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = [
+    "PAD_ID",
+    "UNK_ID",
+    "BOS_ID",
+    "check_documents",
+    "normalize_text",
+    "TextNormalizer",
+    "CharTokenizer",
+    "WordTokenizer",
+]
+
+PAD_ID = 0
+UNK_ID = 1
+BOS_ID = 2
+
+# Typographic punctuation and its ASCII spelling. Shared with
+# :mod:`snnsk.datasets`, which cleans the embedded corpus the same way.
+TYPOGRAPHIC_TO_ASCII = str.maketrans(
+    {
+        "\u2018": "'",  # left single quotation mark
+        "\u2019": "'",  # right single quotation mark / apostrophe
+        "\u201a": "'",  # single low-9 quotation mark
+        "\u201b": "'",  # single high-reversed-9 quotation mark
+        "\u2032": "'",  # prime
+        "\u201c": '"',  # left double quotation mark
+        "\u201d": '"',  # right double quotation mark
+        "\u201e": '"',  # double low-9 quotation mark
+        "\u201f": '"',  # double high-reversed-9 quotation mark
+        "\u2033": '"',  # double prime
+        "\u00ab": '"',  # left-pointing double angle quotation mark
+        "\u00bb": '"',  # right-pointing double angle quotation mark
+        "\u2010": "-",  # hyphen
+        "\u2011": "-",  # non-breaking hyphen
+        "\u2012": "-",  # figure dash
+        "\u2013": "-",  # en dash
+        "\u2212": "-",  # minus sign
+        "\u2014": "--",  # em dash
+        "\u2015": "--",  # horizontal bar
+        "\u2026": "...",  # horizontal ellipsis
+        "\u00a0": " ",  # no-break space
+    }
+)
+
+_KEPT_SYMBOLS = frozenset(".,;:!?'\"()-")
+_HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
+# A word keeps inner apostrophes ("don't", "class's"); any other non-space
+# character is a token of its own; a newline is a token so that line structure
+# survives a word-level round trip.
+_WORD_TOKEN = re.compile(r"\w+(?:'\w+)*|\n|[^\w\s]")
+_NO_SPACE_BEFORE = frozenset(".,;:!?)")
+
+
+def _check_bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def check_documents(X, *, name: str = "X", allow_single_string: bool = False) -> list[str]:
+    """Validate raw text documents and return them as a list of ``str``.
+
+    Parameters
+    ----------
+    X : list, tuple, 1-D numpy array or pandas Series of str
+        The documents. Any other iterable of ``str`` is accepted too, except
+        sets and mappings (their order is not the user's).
+    name : str, default="X"
+        Name of the argument, used in error messages.
+    allow_single_string : bool, default=False
+        If True, a single ``str`` is taken as one document. If False it is an
+        error, as in scikit-learn's text vectorizers: iterating over a string
+        would silently turn every character into a document.
+
+    Returns
+    -------
+    list of str
+        The documents, in order.
+
+    Raises
+    ------
+    TypeError
+        If ``X`` is None, a string (unless ``allow_single_string``), bytes,
+        not iterable, or holds an element that is not a ``str``.
+    ValueError
+        If ``X`` is not one-dimensional, has no documents, or all its
+        documents are empty strings.
+
+    Examples
+    --------
+    >>> check_documents(("a cat", "a dog"))
+    ['a cat', 'a dog']
+    >>> check_documents("one text", allow_single_string=True)
+    ['one text']
+    >>> check_documents(["ok", 3])
+    Traceback (most recent call last):
+    ...
+    TypeError: X[1] is int, expected str
+    """
+    if X is None:
+        raise TypeError(f"{name} must be an iterable of str documents, got None")
+    if isinstance(X, str):
+        if not allow_single_string:
+            raise TypeError(
+                f"Iterable over raw text documents expected, string object received ({name}); "
+                f"pass [{name}] for a single document."
+            )
+        docs = [X]
+    elif isinstance(X, (bytes, bytearray)):
+        raise TypeError(f"{name} must hold str documents, got {type(X).__name__}; decode it first")
+    elif isinstance(X, (set, frozenset, Mapping)):
+        raise TypeError(
+            f"{name} must be an ordered collection of str documents (list, tuple, array, Series), "
+            f"got {type(X).__name__}"
+        )
+    else:
+        ndim = getattr(X, "ndim", None)
+        if ndim is not None and ndim != 1:
+            shape = getattr(X, "shape", None)
+            raise ValueError(f"{name} must be one-dimensional (one document per entry), got shape {shape}")
+        if not isinstance(X, Iterable):
+            raise TypeError(f"{name} must be an iterable of str documents, got {type(X).__name__}")
+        if hasattr(X, "iloc"):
+            # A pandas Series iterates over values already, but positional
+            # indices are what the error messages below should report.
+            X = X.to_numpy()
+        docs = list(X)
+        for i, doc in enumerate(docs):
+            if not isinstance(doc, str):
+                raise TypeError(f"{name}[{i}] is {type(doc).__name__}, expected str")
+        # numpy's str_ is a str subclass; hand back plain str.
+        docs = [str(doc) for doc in docs]
+    if not docs:
+        raise ValueError(f"{name} is empty: expected at least one document")
+    if not any(docs):
+        raise ValueError(f"{name} is empty: all {len(docs)} documents are empty strings")
+    return docs
+
+
+def normalize_text(text: str, lowercase: bool = False, strip_symbols: bool = False) -> str:
+    """Normalise one text.
+
+    Parameters
+    ----------
+    text : str
+        The text.
+    lowercase : bool, default=False
+        Lower-case the text.
+    strip_symbols : bool, default=False
+        Replace typographic quotes, dashes and the ellipsis with their ASCII
+        spelling, remove every character that is not a letter, a digit,
+        whitespace or one of ``.,;:!?'"()-``, and collapse runs of horizontal
+        whitespace (spaces, tabs) into one space. Newlines are kept.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> normalize_text("\u201cSpikes\u201d \u2014 fast & sparse!", strip_symbols=True)
+    '"Spikes" -- fast sparse!'
+    >>> normalize_text("Hello World", lowercase=True)
+    'hello world'
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, got {type(text).__name__}")
+    if strip_symbols:
+        text = text.translate(TYPOGRAPHIC_TO_ASCII)
+        text = "".join(c for c in text if c.isalnum() or c.isspace() or c in _KEPT_SYMBOLS)
+        text = _HORIZONTAL_SPACE.sub(" ", text)
+    if lowercase:
+        text = text.lower()
+    return text
+
+
+def _text_tags(tags):
+    # Text estimators take a list of strings, not a 2-D numeric array; these
+    # tags keep scikit-learn's common checks from feeding them matrices.
+    tags.input_tags.string = True
+    tags.input_tags.two_d_array = False
+    return tags
+
+
+class TextNormalizer(TransformerMixin, BaseEstimator):
+    """Stateless transformer applying :func:`normalize_text` to each document.
+
+    Parameters
+    ----------
+    lowercase : bool, default=False
+        Lower-case the documents.
+    strip_symbols : bool, default=False
+        ASCII-fy typographic punctuation, drop symbols outside
+        ``.,;:!?'"()-`` and collapse horizontal whitespace; see
+        :func:`normalize_text`.
+
+    Examples
+    --------
+    >>> TextNormalizer(lowercase=True).fit_transform(["Spiking Nets", "LIF"])
+    ['spiking nets', 'lif']
+    """
+
+    def __init__(self, lowercase=False, strip_symbols=False):
+        self.lowercase = lowercase
+        self.strip_symbols = strip_symbols
+
+    def _validate_params(self):
+        _check_bool(self.lowercase, "lowercase")
+        _check_bool(self.strip_symbols, "strip_symbols")
+
+    def fit(self, X, y=None):
+        """Check the parameters and ``X``; nothing is learned.
+
+        Parameters
+        ----------
+        X : list of str
+            Documents.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        check_documents(X)
+        return self
+
+    def transform(self, X):
+        """Normalise every document.
+
+        Parameters
+        ----------
+        X : list of str
+            Documents.
+
+        Returns
+        -------
+        list of str
+        """
+        self._validate_params()
+        docs = check_documents(X)
+        return [normalize_text(d, self.lowercase, self.strip_symbols) for d in docs]
+
+    def __sklearn_tags__(self):
+        tags = _text_tags(super().__sklearn_tags__())
+        tags.requires_fit = False
+        return tags
+
+
+class _BaseTokenizer(TransformerMixin, BaseEstimator):
+    """Vocabulary learning and id mapping shared by the tokenizers.
+
+    Subclasses implement :meth:`_split` (normalised text to tokens) and
+    :meth:`_join` (tokens back to text).
+    """
+
+    pad_token = "<pad>"
+    unk_token = "<unk>"
+    bos_token = "<bos>"
+
+    def __init__(self, lowercase=False, strip_symbols=False, min_freq=1, max_vocab=None):
+        self.lowercase = lowercase
+        self.strip_symbols = strip_symbols
+        self.min_freq = min_freq
+        self.max_vocab = max_vocab
+
+    # -- subclass hooks -------------------------------------------------
+    def _split(self, text: str) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _join(self, tokens: list[str]) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- parameters -----------------------------------------------------
+    def _validate_params(self):
+        _check_bool(self.lowercase, "lowercase")
+        _check_bool(self.strip_symbols, "strip_symbols")
+        mf = self.min_freq
+        if isinstance(mf, (bool, np.bool_)) or not isinstance(mf, numbers.Integral) or mf < 1:
+            raise ValueError(f"min_freq must be a positive int, got {mf!r}")
+        mv = self.max_vocab
+        if mv is not None and (
+            isinstance(mv, (bool, np.bool_)) or not isinstance(mv, numbers.Integral) or mv < 4
+        ):
+            raise ValueError(
+                f"max_vocab must be None or an int >= 4 (it counts the 3 special tokens), got {mv!r}"
+            )
+
+    @property
+    def _specials(self) -> tuple[str, str, str]:
+        # Order fixes the ids: PAD_ID, UNK_ID, BOS_ID.
+        return (self.pad_token, self.unk_token, self.bos_token)
+
+    # -- scikit-learn API ------------------------------------------------
+    def fit(self, X, y=None):
+        """Learn the vocabulary from documents.
+
+        Tokens are counted over all documents, those seen fewer than
+        ``min_freq`` times are dropped, and the most frequent ones are kept
+        (ties broken lexicographically) so that the vocabulary, special
+        tokens included, has at most ``max_vocab`` entries.
+
+        Parameters
+        ----------
+        X : list of str
+            Training documents.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        docs = check_documents(X)
+        counts = Counter()
+        for doc in docs:
+            counts.update(self.tokenize(doc))
+        specials = self._specials
+        kept = [
+            (tok, n) for tok, n in counts.items() if n >= self.min_freq and tok not in specials
+        ]
+        # Descending frequency, then lexicographic: the vocabulary does not
+        # depend on dict or document order.
+        kept.sort(key=lambda item: (-item[1], item[0]))
+        if self.max_vocab is not None:
+            kept = kept[: self.max_vocab - len(specials)]
+        if not kept:
+            raise ValueError(
+                f"No token left in the vocabulary: min_freq={self.min_freq!r} and "
+                f"max_vocab={self.max_vocab!r} pruned all {len(counts)} distinct tokens"
+            )
+        tokens = list(specials) + [tok for tok, _ in kept]
+        self.tokens_ = np.array(tokens, dtype=object)
+        self.vocabulary_ = {tok: i for i, tok in enumerate(tokens)}
+        self.vocab_size_ = len(tokens)
+        return self
+
+    def tokenize(self, text: str) -> list[str]:
+        """Normalise ``text`` with the tokenizer's settings and split it into tokens.
+
+        Parameters
+        ----------
+        text : str
+
+        Returns
+        -------
+        list of str
+        """
+        return self._split(normalize_text(text, self.lowercase, self.strip_symbols))
+
+    def encode(self, text: str) -> np.ndarray:
+        """Map one text to token ids; tokens outside the vocabulary become :data:`UNK_ID`.
+
+        No :data:`BOS_ID` is prepended.
+
+        Parameters
+        ----------
+        text : str
+
+        Returns
+        -------
+        ndarray of int64, shape (n_tokens,)
+        """
+        check_is_fitted(self, "vocabulary_")
+        tokens = self.tokenize(text)
+        vocab = self.vocabulary_
+        return np.fromiter((vocab.get(t, UNK_ID) for t in tokens), dtype=np.int64, count=len(tokens))
+
+    def decode(self, ids) -> str:
+        """Map token ids back to text.
+
+        Padding and beginning-of-sequence ids are skipped; unknown tokens are
+        rendered as :attr:`unk_token`.
+
+        Parameters
+        ----------
+        ids : 1-D array-like of int
+            Token ids in ``[0, vocab_size_)``.
+
+        Returns
+        -------
+        str
+        """
+        check_is_fitted(self, "vocabulary_")
+        arr = np.asarray(ids)
+        if arr.ndim != 1:
+            raise ValueError(f"ids must be one-dimensional, got shape {arr.shape}")
+        if arr.size == 0:
+            return ""
+        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"ids must be integers, got dtype {arr.dtype}")
+        if arr.min() < 0 or arr.max() >= self.vocab_size_:
+            raise ValueError(
+                f"ids must lie in [0, {self.vocab_size_}) (vocab_size_), got values in "
+                f"[{arr.min()}, {arr.max()}]"
+            )
+        tokens = [self.tokens_[i] for i in arr.tolist() if i != PAD_ID and i != BOS_ID]
+        return self._join(tokens)
+
+    def transform(self, X):
+        """Encode every document.
+
+        Parameters
+        ----------
+        X : list of str
+            Documents.
+
+        Returns
+        -------
+        list of ndarray of int64
+            One id array per document (lengths differ).
+        """
+        check_is_fitted(self, "vocabulary_")
+        docs = check_documents(X)
+        return [self.encode(doc) for doc in docs]
+
+    def inverse_transform(self, X):
+        """Decode a collection of id sequences.
+
+        Parameters
+        ----------
+        X : list of 1-D int arrays, or 2-D int array
+            One id sequence per document. Rows of a padded 2-D array work too
+            (padding is skipped).
+
+        Returns
+        -------
+        list of str
+        """
+        check_is_fitted(self, "vocabulary_")
+        if isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype != object:
+            raise TypeError(
+                "X must be a collection of id sequences, one per document; got a single 1-D array "
+                "(use decode() for one sequence)"
+            )
+        if X is None or isinstance(X, (str, bytes)) or not isinstance(X, Iterable):
+            raise TypeError(f"X must be a collection of id sequences, got {type(X).__name__}")
+        return [self.decode(ids) for ids in X]
+
+    def unknown_tokens(self, text: str) -> list[str]:
+        """Distinct tokens of ``text`` missing from the vocabulary, in order of appearance.
+
+        Parameters
+        ----------
+        text : str
+
+        Returns
+        -------
+        list of str
+        """
+        check_is_fitted(self, "vocabulary_")
+        vocab = self.vocabulary_
+        return list(dict.fromkeys(t for t in self.tokenize(text) if t not in vocab))
+
+    def __sklearn_tags__(self):
+        return _text_tags(super().__sklearn_tags__())
+
+
+class CharTokenizer(_BaseTokenizer):
+    """Character-level tokenizer: every character is a token.
+
+    Parameters
+    ----------
+    lowercase : bool, default=False
+        Lower-case text before tokenizing.
+    strip_symbols : bool, default=False
+        Reduce text to letters, digits, whitespace and ``.,;:!?'"()-`` first;
+        see :func:`normalize_text`.
+    min_freq : int, default=1
+        Drop characters seen fewer than ``min_freq`` times in the training
+        documents.
+    max_vocab : int or None, default=None
+        Keep at most this many vocabulary entries, counting the three special
+        tokens (so at least 4). The most frequent characters are kept.
+
+    Attributes
+    ----------
+    vocabulary_ : dict of str to int
+        Token to id. Ids 0, 1, 2 are ``<pad>``, ``<unk>``, ``<bos>``; the
+        other tokens follow by descending frequency, ties in lexicographic
+        order.
+    tokens_ : ndarray of object
+        Id to token.
+    vocab_size_ : int
+        Number of entries of the vocabulary, special tokens included.
+
+    Examples
+    --------
+    >>> tok = CharTokenizer().fit(["abba", "cab"])
+    >>> tok.vocabulary_
+    {'<pad>': 0, '<unk>': 1, '<bos>': 2, 'a': 3, 'b': 4, 'c': 5}
+    >>> tok.encode("cabd")
+    array([5, 3, 4, 1])
+    >>> tok.decode([2, 5, 3, 4])
+    'cab'
+    """
+
+    def __init__(self, lowercase=False, strip_symbols=False, min_freq=1, max_vocab=None):
+        super().__init__(lowercase=lowercase, strip_symbols=strip_symbols, min_freq=min_freq, max_vocab=max_vocab)
+
+    def _split(self, text):
+        return list(text)
+
+    def _join(self, tokens):
+        return "".join(tokens)
+
+
+class WordTokenizer(_BaseTokenizer):
+    """Word-level tokenizer.
+
+    A token is a word (letters, digits and underscores, with inner
+    apostrophes as in "don't"), any other single non-space character, or a
+    newline. Spaces and tabs separate tokens and are dropped, so decoding
+    re-inserts single spaces: none before ``.,;:!?)``, after ``(``, or around
+    a newline.
+
+    Parameters
+    ----------
+    lowercase : bool, default=True
+        Lower-case text before tokenizing.
+    strip_symbols : bool, default=False
+        Reduce text to letters, digits, whitespace and ``.,;:!?'"()-`` first;
+        see :func:`normalize_text`.
+    min_freq : int, default=2
+        Drop words seen fewer than ``min_freq`` times in the training
+        documents; they map to ``<unk>``.
+    max_vocab : int or None, default=None
+        Keep at most this many vocabulary entries, counting the three special
+        tokens (so at least 4). The most frequent words are kept.
+
+    Attributes
+    ----------
+    vocabulary_ : dict of str to int
+        Token to id. Ids 0, 1, 2 are ``<pad>``, ``<unk>``, ``<bos>``; the
+        other tokens follow by descending frequency, ties in lexicographic
+        order.
+    tokens_ : ndarray of object
+        Id to token.
+    vocab_size_ : int
+        Number of entries of the vocabulary, special tokens included.
+
+    Examples
+    --------
+    >>> tok = WordTokenizer(min_freq=1).fit(["The cat sat.", "the dog (sat)."])
+    >>> tok.tokenize("The cat sat.")
+    ['the', 'cat', 'sat', '.']
+    >>> tok.decode(tok.encode("The bird sat (down)."))
+    'the <unk> sat (<unk>).'
+    """
+
+    def __init__(self, lowercase=True, strip_symbols=False, min_freq=2, max_vocab=None):
+        super().__init__(lowercase=lowercase, strip_symbols=strip_symbols, min_freq=min_freq, max_vocab=max_vocab)
+
+    def _split(self, text):
+        return _WORD_TOKEN.findall(text)
+
+    def _join(self, tokens):
+        parts = []
+        prev = None
+        for tok in tokens:
+            if prev is not None and not (
+                tok in _NO_SPACE_BEFORE or tok == "\n" or prev == "(" or prev == "\n"
+            ):
+                parts.append(" ")
+            parts.append(tok)
+            prev = tok
+        return "".join(parts)
