@@ -6,8 +6,8 @@ spiking core (:mod:`snnsk.neurons`, :mod:`snnsk.surrogate`,
 :mod:`snnsk.encoding`, :mod:`snnsk.losses`) is usable on its own.
 """
 
-from .estimators import SpikingMLPClassifier
+from .estimators import SpikeDecoderLM, SpikingMLPClassifier
 
 __version__ = "0.1.0"
 
-__all__ = ["SpikingMLPClassifier", "__version__"]
+__all__ = ["SpikeDecoderLM", "SpikingMLPClassifier", "__version__"]

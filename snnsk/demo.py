@@ -1,27 +1,187 @@
-"""The demo job: a grid search of SpikingMLPClassifier over threshold × timesteps on digits."""
+"""The demo jobs behind ``snnsk demo``.
+
+* :func:`run_demo` (the main job): a grid search of :class:`SpikeDecoderLM`
+  over threshold × timesteps × heads on English text, compared on held-out
+  documents with the non-spiking baseline of the same size and a character
+  bigram model; the best pipeline is saved with joblib and writes a sample.
+* :func:`run_digits_demo`: a grid search of :class:`SpikingMLPClassifier`
+  over threshold × timesteps on scikit-learn's digits.
+"""
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass, field
 
+import joblib
 import pandas as pd
+from sklearn.base import clone
 from sklearn.datasets import load_digits
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline
+from tqdm.auto import tqdm
 
-from .estimators import SpikingMLPClassifier
+from .baselines import NGramLM
+from .datasets import load_corpus, load_text
+from .estimators import SpikeDecoderLM, SpikingMLPClassifier
+from .text import TextNormalizer
 
-__all__ = ["run_demo", "DEMO_GRID"]
+__all__ = ["run_demo", "run_digits_demo", "DemoResult", "DEMO_GRID", "DEMO_MODEL", "DIGITS_GRID"]
 
-DEMO_GRID = {"threshold": [0.5, 1.0, 2.0], "timesteps": [2, 4, 8]}
+#: The searched hyperparameters of the main job.
+DEMO_GRID = {"threshold": [0.25, 0.5], "timesteps": [2, 4], "heads": [2, 4]}
+#: The fixed settings of the language model in the main job (sized for 2 CPU cores).
+DEMO_MODEL = dict(context_length=64, embed_dim=64, blocks=2, max_epochs=4, batch_size=16, lr=3e-3)
+DIGITS_GRID = {"threshold": [0.5, 1.0, 2.0], "timesteps": [2, 4, 8]}
 
 
-def run_demo(grid: dict | None = None, cv: int = 5, random_state: int = 0, verbose: bool = True):
+@dataclass
+class DemoResult:
+    """What :func:`run_demo` produced."""
+
+    search: GridSearchCV
+    table: pd.DataFrame
+    held_out: pd.DataFrame
+    firing_rate: float
+    sample: str
+    path: str | None
+    timings: dict = field(default_factory=dict)
+
+
+class _ProgressScorer:
+    """The estimator's own score, ticking a progress bar once per fitted split."""
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    def __call__(self, estimator, X, y=None):
+        score = estimator.score(X)
+        self.bar.update(1)
+        return score
+
+
+def _overall_firing_rate(stats: pd.DataFrame) -> float:
+    events = (stats["spikes"] / stats["firing_rate"].where(stats["firing_rate"] > 0)).sum()
+    return float(stats["spikes"].sum() / events) if events > 0 else 0.0
+
+
+def _results_table(search: GridSearchCV) -> pd.DataFrame:
+    results = pd.DataFrame(search.cv_results_)
+    params = [c for c in results.columns if c.startswith("param_")]
+    table = results[params + ["mean_test_score", "std_test_score", "mean_fit_time",
+                              "rank_test_score"]].copy()
+    table["bits_per_token"] = -table["mean_test_score"] / math.log(2)
+    return (table.rename(columns=lambda c: c.removeprefix("param_").removeprefix("lm__"))
+            .sort_values("rank_test_score").reset_index(drop=True))
+
+
+def run_demo(text=None, grid: dict | None = None, cv: int = 3, max_epochs: int | None = None,
+             test_size: float = 0.2, out: str | None = "snnsk_demo_lm.joblib",
+             sample_tokens: int = 200, prompt: str = "The ", random_state: int = 0,
+             progress: bool = True, verbose: bool = True, **model_params) -> DemoResult:
+    """Grid-search a spiking language model and compare it with its non-spiking twin.
+
+    Parameters
+    ----------
+    text : str, path-like or None, default=None
+        A text file to learn (split into paragraphs); ``None`` uses the
+        embedded English corpus (:func:`snnsk.datasets.load_corpus`).
+    grid : dict, optional
+        Grid over SpikeDecoderLM parameters (default :data:`DEMO_GRID`).
+    cv : int, default=3
+        Folds of the search (shuffled with ``random_state``).
+    max_epochs : int, optional
+        Training epochs of every fit (default from :data:`DEMO_MODEL`).
+    test_size : float, default=0.2
+        Fraction of documents held out for the final comparison.
+    out : str or None, default='snnsk_demo_lm.joblib'
+        Where to save the best pipeline (``None``: do not save).
+    sample_tokens : int, default=200
+        Length of the generated sample.
+    prompt : str, default='The '
+        Start of the sample (the start of a training document if the text
+        lacks one of its characters).
+    random_state : int, default=0
+    progress : bool, default=True
+        Show a progress bar over the fits of the search.
+    verbose : bool, default=True
+        Print the tables, the comparison and the sample.
+    **model_params
+        Override :data:`DEMO_MODEL` settings (``embed_dim``, ``blocks``...).
+
+    Returns
+    -------
+    DemoResult
+    """
+    timings = {}
+    start = time.perf_counter()
+    docs = load_corpus() if text is None else load_text(text)
+    if len(docs) < cv + 1:
+        raise ValueError(f"the text has {len(docs)} documents; the demo needs at least {cv + 1} "
+                         f"(paragraphs separated by blank lines)")
+    train_docs, test_docs = train_test_split(docs, test_size=test_size, random_state=random_state)
+    settings = {**DEMO_MODEL, **model_params}
+    if max_epochs is not None:
+        settings["max_epochs"] = max_epochs
+    pipeline = Pipeline([("normalize", TextNormalizer()),
+                         ("lm", SpikeDecoderLM(random_state=random_state, **settings))])
+    grid = DEMO_GRID if grid is None else grid
+    param_grid = {f"lm__{name}": values for name, values in grid.items()}
+    n_fits = math.prod(len(v) for v in grid.values()) * cv
+    with tqdm(total=n_fits, desc="grid search", unit="fit", disable=not progress) as bar:
+        search = GridSearchCV(pipeline, param_grid, scoring=_ProgressScorer(bar),
+                              cv=KFold(cv, shuffle=True, random_state=random_state), n_jobs=1)
+        search.fit(train_docs)
+    search.scoring = None  # the progress bar is closed; the estimator's score is the metric
+    timings["search_s"] = time.perf_counter() - start
+    table = _results_table(search)
+
+    best = search.best_estimator_
+    baseline = clone(best).set_params(lm__spiking="none").fit(train_docs)
+    bigram = NGramLM(order=2).fit(train_docs)
+    normalized_test = best[0].transform(test_docs)
+    held_out = pd.DataFrame(
+        {"model": ["SpikeDecoderLM (best, spiking)", "SpikeDecoderLM (spiking='none')",
+                   "character bigram"],
+         "bits_per_char": [best[-1].bits_per_char(normalized_test),
+                           baseline[-1].bits_per_char(normalized_test),
+                           bigram.bits_per_char(test_docs)]})
+    held_out["vs_non_spiking"] = held_out["bits_per_char"] / held_out["bits_per_char"].iloc[1]
+    firing_rate = _overall_firing_rate(best[-1].spike_stats(normalized_test))
+    prompt = best[0].transform([prompt])[0]
+    if best[-1].tokenizer_.unknown_tokens(prompt):
+        prompt = best[0].transform(train_docs[:1])[0][:10]  # a user's text may lack "T"
+    sample = best[-1].generate(prompt, max_new_tokens=sample_tokens,
+                               temperature=0.8, top_k=10, random_state=random_state)
+    if out is not None:
+        joblib.dump(best, out)
+    timings["total_s"] = time.perf_counter() - start
+    if verbose:
+        source = "the embedded corpus" if text is None else str(text)
+        print(f"GridSearchCV of SpikeDecoderLM on {source}: {len(train_docs)} training documents, "
+              f"{cv}-fold CV, score = mean log-likelihood per token")
+        with pd.option_context("display.width", 140, "display.max_columns", 20):
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        params = {k.removeprefix("lm__"): v for k, v in search.best_params_.items()}
+        print(f"best: {params}  ({timings['search_s']:.0f} s)")
+        print(f"held-out ({len(test_docs)} documents):")
+        print(held_out.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(f"firing rate of the best model: {firing_rate:.3f} spikes per neuron per step")
+        if out is not None:
+            print(f"saved the best pipeline to {out}")
+        print(f"sample: {sample!r}")
+    return DemoResult(search, table, held_out, firing_rate, sample, out, timings)
+
+
+def run_digits_demo(grid: dict | None = None, cv: int = 5, random_state: int = 0,
+                    verbose: bool = True):
     """Grid-search neuron threshold and timesteps of a spiking MLP on scikit-learn's digits.
 
     Parameters
     ----------
     grid : dict, optional
-        Parameter grid (default :data:`DEMO_GRID`).
+        Parameter grid (default :data:`DIGITS_GRID`).
     cv : int, default=5
         Stratified folds, not shuffled.
     random_state : int, default=0
@@ -37,21 +197,12 @@ def run_demo(grid: dict | None = None, cv: int = 5, random_state: int = 0, verbo
     """
     X, y = load_digits(return_X_y=True)
     X = X / 16.0  # pixel intensities in [0, 1]
-    search = GridSearchCV(
-        SpikingMLPClassifier(random_state=random_state),
-        grid or DEMO_GRID,
-        cv=StratifiedKFold(cv),
-        n_jobs=1,
-    )
+    search = GridSearchCV(SpikingMLPClassifier(random_state=random_state), grid or DIGITS_GRID,
+                          cv=StratifiedKFold(cv), n_jobs=1)
     start = time.perf_counter()
     search.fit(X, y)
     elapsed = time.perf_counter() - start
-    results = pd.DataFrame(search.cv_results_)
-    params = [c for c in results.columns if c.startswith("param_")]
-    table = (results[params + ["mean_test_score", "std_test_score", "mean_fit_time", "rank_test_score"]]
-             .rename(columns=lambda c: c.removeprefix("param_"))
-             .sort_values("rank_test_score")
-             .reset_index(drop=True))
+    table = _results_table(search).drop(columns="bits_per_token")
     if verbose:
         with pd.option_context("display.width", 120, "display.max_columns", 20):
             print(f"GridSearchCV of SpikingMLPClassifier on digits ({len(X)} images, {cv}-fold CV)")

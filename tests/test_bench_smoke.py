@@ -46,3 +46,16 @@ def test_lif_benchmark_quick_run_prints_table():
     if "# skipped breakdown:" not in out:
         assert len(tables) == 2 and tables[1][0][:3] == ["T", "fwd kernel", "bwd kernel"], out
         assert [r[0] for r in tables[1][1]] == ["2", "4"]
+
+
+def test_lm_benchmark_quick_run_prints_tables():
+    script = SCRIPT.parent / "lm.py"
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--runs", "1"],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=SCRIPT.parents[1])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tables = _tables(proc.stdout)
+    assert [t[0][0] for t in tables] == ["tokens", "context"], proc.stdout
+    training, generation = tables[0][1][0], tables[1][1][0]
+    assert all(float(c) > 0 for c in training[:5])
+    assert generation[-1] == "yes"  # cached and uncached generation wrote the same text

@@ -259,7 +259,7 @@ POOL = BufferPool()
 def _run_forward(x: torch.Tensor, p: LIFParams, store_h: bool, return_v: bool):
     """Run the forward kernel on ``x`` ``[T, N]``; returns spikes, h, held, v (None where not stored)."""
     dtype = x.numpy().dtype
-    dummy = np.empty((1, 1), dtype)
+    dummy = np.zeros((1, 1), dtype)  # zeros: casting uninitialised memory warns
     spikes = POOL.empty(x.shape, dtype)
     h = POOL.empty(x.shape, dtype) if store_h else None
     held = POOL.empty(x.shape, np.uint8) if (store_h and p.refractory) else None

@@ -1,6 +1,8 @@
 """skorch estimators: the spiking mixin and the models wired into scikit-learn."""
 
 from .base import SPIKING_PARAMS, SpikingClassifierMixin, SpikingMixin
+from .lm import SpikeDecoderLM
 from .mlp import SpikingMLPClassifier
 
-__all__ = ["SpikingMixin", "SpikingClassifierMixin", "SpikingMLPClassifier", "SPIKING_PARAMS"]
+__all__ = ["SpikingMixin", "SpikingClassifierMixin", "SpikeDecoderLM", "SpikingMLPClassifier",
+           "SPIKING_PARAMS"]

@@ -68,6 +68,8 @@ class SpikingMixin:
     """
 
     _architecture_params: tuple = ()
+    #: Hyperparameters that only change the loss (an estimator without them sets ``()``).
+    _loss_params: tuple = LOSS_PARAMS
 
     # skorch sets these in __init__; scikit-learn wants __init__ to set
     # parameters only, so they live here until fit sets them on the instance.
@@ -89,11 +91,12 @@ class SpikingMixin:
         t = self.timesteps
         if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 1:
             raise ValueError(f"timesteps must be a positive integer, got {t!r}")
-        if self.loss not in LOSSES:
+        if "loss" in self._loss_params and self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        lam = self.tet_lambda
-        if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0 <= lam <= 1:
-            raise ValueError(f"tet_lambda must be a number in [0, 1], got {lam!r}")
+        if "tet_lambda" in self._loss_params:
+            lam = self.tet_lambda
+            if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0 <= lam <= 1:
+                raise ValueError(f"tet_lambda must be a number in [0, 1], got {lam!r}")
         if not isinstance(self.random_state, np.random.RandomState):
             _torch_seed(self.random_state)  # raises for a bad type
         # the neuron parameters are checked by building one neuron with them
@@ -176,11 +179,11 @@ class SpikingMixin:
             self._initialize_optimizer()
             return self
         spiking = [name for name in SPIKING_PARAMS + EXTRA_NEURON_PARAMS if name in changed]
-        if spiking or changed & set(LOSS_PARAMS):
+        if spiking or changed & set(self._loss_params):
             self._check_spiking_params()
         if spiking:
             self._apply_spiking_params(spiking)
-        if changed & set(LOSS_PARAMS):
+        if changed & set(self._loss_params):
             self._initialize_criterion()
         return self
 
@@ -231,7 +234,7 @@ class SpikingMixin:
         handles = [layer.register_forward_hook(hook(name))
                    for name, layer in spiking_layers(self.module_)]
         try:
-            self._time_averaged_outputs(X)
+            self._forward_for_stats(X)
         finally:
             for handle in handles:
                 handle.remove()
@@ -245,6 +248,10 @@ class SpikingMixin:
     def _validate_predict_input(self, X):
         """Hook: check and convert X for prediction (classifiers validate shape)."""
         return X
+
+    def _forward_for_stats(self, X):
+        """Hook: one inference pass over validated ``X`` for :meth:`spike_stats`."""
+        self._time_averaged_outputs(X)
 
 
 class SpikingClassifierMixin(ClassifierMixin):

@@ -1,5 +1,6 @@
 """Plain ``nn.Module`` spiking models, usable without skorch."""
 
+from .decoder import SpikeDecoder
 from .mlp import SpikingMLP
 
-__all__ = ["SpikingMLP"]
+__all__ = ["SpikeDecoder", "SpikingMLP"]

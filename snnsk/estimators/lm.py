@@ -1,0 +1,421 @@
+"""SpikeDecoderLM: the spiking decoder language model as a scikit-learn estimator.
+
+``fit(X)`` takes raw documents; the estimator tokenizes them, cuts each
+document (prefixed with the ``<bos>`` token) into windows of
+``context_length`` tokens and trains the :class:`~snnsk.models.SpikeDecoder`
+on next-token prediction. ``score`` is the mean log-likelihood per token, so
+``GridSearchCV`` needs no ``scoring`` argument.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
+from skorch.utils import to_tensor
+
+from ..models.decoder import SpikeDecoder
+from ..text import BOS_ID, PAD_ID, UNK_ID, CharTokenizer, WordTokenizer, check_documents
+from .base import SpikingMixin, _torch_seed
+
+__all__ = ["SpikeDecoderLM"]
+
+TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
+#: Ids never generated or predicted: padding, unknown and the document start.
+_NEVER_PREDICTED = (PAD_ID, UNK_ID, BOS_ID)
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+class SpikeDecoderLM(SpikingMixin, NeuralNet):
+    """Spiking GPT-style decoder language model.
+
+    A skorch ``NeuralNet`` around :class:`snnsk.models.SpikeDecoder`: every
+    skorch parameter (``lr``, ``max_epochs``, ``optimizer__*``, ``callbacks``,
+    ``device``...) works, and the spiking hyperparameters are top-level, so a
+    grid search over thresholds, timesteps and heads is one ``GridSearchCV``.
+
+    Parameters
+    ----------
+    tokenizer : {'char', 'word'} or tokenizer object, default='char'
+        How text becomes tokens: :class:`snnsk.text.CharTokenizer`,
+        :class:`snnsk.text.WordTokenizer`, or an unfitted instance of either
+        (cloned and fitted on the training documents).
+    context_length : int, default=64
+        Tokens the model reads at once; training windows have this length.
+    embed_dim : int, default=64
+        Width of the residual stream.
+    heads : int, default=4
+        Attention heads; must divide ``embed_dim``.
+    blocks : int, default=2
+        Decoder blocks.
+    mlp_ratio : float, default=4.0
+        MLP hidden width as a multiple of ``embed_dim``.
+    timesteps : int, default=4
+        Simulation steps T per token.
+    threshold : float, default=0.5
+        Firing threshold of every LIF neuron.
+    tau : float, default=2.0
+        Membrane time constant.
+    reset : {'hard', 'soft'}, default='hard'
+    refractory : int, default=0
+    surrogate : {'atan', 'sigmoid', 'fast_sigmoid', 'triangle'}, default='atan'
+    alpha : float or None, default=None
+        Surrogate sharpness (``None``: the surrogate's default).
+    spiking : {'full', 'partial', 'none'}, default='full'
+        Fully spiking, spiking attention only, or the non-spiking baseline
+        of the same size (see :mod:`snnsk.models.decoder`).
+    position_encoding : {'static', 'learned'}, default='static'
+    attention_scale : float, default=0.125
+    attention_decay : bool, default=True
+        Decayed causal mask in the spiking attention; ``False`` is the
+        reference's plain mask.
+    backend : {'auto', 'torch', 'cpu', 'cupy'}, default='auto'
+        LIF kernel backend.
+    random_state : int, RandomState or None, default=None
+        Seeds initialisation and shuffling; two fits with the same seed give
+        the same model.
+    lr : float, default=3e-3
+    max_epochs : int, default=4
+    batch_size : int, default=32
+    optimizer : torch optimizer class, default=torch.optim.AdamW
+    train_split : None or callable, default=None
+    verbose : int, default=0
+    **kwargs
+        Any other skorch ``NeuralNet`` parameter. ``iterator_train__shuffle``
+        defaults to True here (training windows are shuffled every epoch).
+
+    Attributes
+    ----------
+    tokenizer_ : CharTokenizer or WordTokenizer
+        The tokenizer fitted on the training documents.
+    classes_ : ndarray of str
+        The vocabulary; ``predict_proba`` columns follow it.
+    module_ : SpikeDecoder
+    history_ : skorch.History
+
+    Examples
+    --------
+    >>> from snnsk import SpikeDecoderLM
+    >>> docs = ["the cat sat on the mat. " * 4, "the dog sat on the log. " * 4]
+    >>> lm = SpikeDecoderLM(max_epochs=2, embed_dim=16, heads=2, random_state=0).fit(docs)
+    >>> isinstance(lm.generate("the ", max_new_tokens=10, random_state=0), str)
+    True
+    """
+
+    _architecture_params = ("context_length", "embed_dim", "heads", "blocks", "mlp_ratio",
+                            "spiking", "position_encoding", "attention_scale", "attention_decay")
+    _loss_params = ()
+
+    def __init__(
+        self,
+        tokenizer="char",
+        *,
+        context_length=64,
+        embed_dim=64,
+        heads=4,
+        blocks=2,
+        mlp_ratio=4.0,
+        timesteps=4,
+        threshold=0.5,
+        tau=2.0,
+        reset="hard",
+        refractory=0,
+        surrogate="atan",
+        alpha=None,
+        spiking="full",
+        position_encoding="static",
+        attention_scale=0.125,
+        attention_decay=True,
+        backend="auto",
+        random_state=None,
+        module=SpikeDecoder,
+        criterion=None,
+        optimizer=torch.optim.AdamW,
+        lr=3e-3,
+        max_epochs=4,
+        batch_size=32,
+        train_split=None,
+        verbose=0,
+        **kwargs,
+    ):
+        # Windows come in document order; skorch does not shuffle unless asked.
+        kwargs.setdefault("iterator_train__shuffle", True)
+        super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
+                         max_epochs=max_epochs, batch_size=batch_size, train_split=train_split,
+                         verbose=verbose, **kwargs)
+        self.tokenizer = tokenizer
+        self.context_length = context_length
+        self.embed_dim = embed_dim
+        self.heads = heads
+        self.blocks = blocks
+        self.mlp_ratio = mlp_ratio
+        self.timesteps = timesteps
+        self.threshold = threshold
+        self.tau = tau
+        self.reset = reset
+        self.refractory = refractory
+        self.surrogate = surrogate
+        self.alpha = alpha
+        self.spiking = spiking
+        self.position_encoding = position_encoding
+        self.attention_scale = attention_scale
+        self.attention_decay = attention_decay
+        self.backend = backend
+        self.random_state = random_state
+        self._drop_init_state()
+
+    # ------------------------------------------------------------ validation
+    def _check_spiking_params(self):
+        super()._check_spiking_params()
+        _check_int("context_length", self.context_length, 1)
+        _check_int("embed_dim", self.embed_dim, 2)
+        _check_int("heads", self.heads, 1)
+        if self.embed_dim % self.heads:
+            raise ValueError(f"heads ({self.heads}) must divide embed_dim ({self.embed_dim})")
+
+    def _make_tokenizer(self):
+        if isinstance(self.tokenizer, str):
+            if self.tokenizer not in TOKENIZERS:
+                raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)} or a tokenizer "
+                                 f"object, got {self.tokenizer!r}")
+            return TOKENIZERS[self.tokenizer]()
+        if not all(hasattr(self.tokenizer, name) for name in ("fit", "encode", "decode")):
+            raise TypeError("tokenizer must be 'char', 'word' or an object with fit, encode and "
+                            f"decode (such as snnsk.text.CharTokenizer), got {self.tokenizer!r}")
+        return clone(self.tokenizer)
+
+    # ------------------------------------------------------------------ data
+    def _sequences(self, docs) -> list[np.ndarray]:
+        """Each document's ids with ``<bos>`` in front."""
+        bos = np.array([BOS_ID], dtype=np.int64)
+        return [np.concatenate([bos, self.tokenizer_.encode(doc)]) for doc in docs]
+
+    def _windows(self, docs):
+        """Inputs and next-token targets ``[n, context_length]``; every token is a target once.
+
+        Windows overlap by one token so the target of one window's last
+        position is the first input of the next; padding targets are
+        ``PAD_ID`` and ignored by the loss.
+        """
+        n = self.context_length
+        inputs, targets = [], []
+        for seq in self._sequences(docs):
+            for start in range(0, len(seq) - 1, n):
+                chunk = seq[start:start + n + 1]
+                x = np.full(n, PAD_ID, dtype=np.int64)
+                y = np.full(n, PAD_ID, dtype=np.int64)
+                x[:len(chunk) - 1] = chunk[:-1]
+                y[:len(chunk) - 1] = chunk[1:]
+                inputs.append(x)
+                targets.append(y)
+        if not inputs:
+            raise ValueError("X holds no tokens: every document is empty after tokenization")
+        return np.stack(inputs), np.stack(targets)
+
+    def _documents(self, X, name="X"):
+        return check_documents(X, name=name, allow_single_string=True)
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, X, y=None, **fit_params):
+        """Fit the tokenizer and train the language model on documents.
+
+        Parameters
+        ----------
+        X : str or list of str
+            Training documents (one string is one document).
+        y : None
+            Ignored; the targets are the next tokens.
+
+        Returns
+        -------
+        self
+        """
+        docs = self._documents(X)
+        self._check_spiking_params()
+        self.tokenizer_ = self._make_tokenizer().fit(docs)
+        self.classes_ = np.asarray(self.tokenizer_.tokens_)
+        inputs, targets = self._windows(docs)
+        return super().fit(inputs, targets, _prepared=True, **fit_params)
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Continue training on more documents with the fitted tokenizer."""
+        if fit_params.pop("_prepared", False):
+            # fit() already turned the documents into windows
+            return super().partial_fit(X, y, classes, **fit_params)
+        if not self.initialized_:
+            return self.fit(X, **fit_params)
+        inputs, targets = self._windows(self._documents(X))
+        return super().partial_fit(inputs, targets, classes, **fit_params)
+
+    def _data_module_kwargs(self):
+        return {"vocab_size": int(self.tokenizer_.vocab_size_)}
+
+    def initialize_criterion(self):
+        kwargs = self.get_params_for("criterion")
+        if self.criterion is None:
+            self.criterion_ = torch.nn.CrossEntropyLoss(ignore_index=PAD_ID, **kwargs)
+        else:
+            self.criterion_ = self.initialized_instance(self.criterion, kwargs)
+        return self
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Cross-entropy of the next-token logits ``[B, L, vocab]``; padding is ignored."""
+        y_true = to_tensor(y_true, device=self.device)
+        return self.criterion_(y_pred.reshape(-1, y_pred.shape[-1]), y_true.reshape(-1))
+
+    # ------------------------------------------------------------- inference
+    def _logit_batches(self, inputs: np.ndarray):
+        """Yield logits ``[b, L, vocab]`` (float32, CPU) for batches of windows."""
+        with self._seeded(offset=1):
+            for logits in self.forward_iter(inputs, training=False, device="cpu"):
+                yield logits.float()
+
+    def log_likelihood(self, X):
+        """Total natural-log likelihood of the documents and the number of tokens.
+
+        Each document is read from ``<bos>`` in windows of ``context_length``
+        tokens; every token of it is predicted once.
+
+        Returns
+        -------
+        total : float
+            Sum of ``log p(token | context)`` in nats.
+        n_tokens : int
+        """
+        check_is_fitted(self)
+        inputs, targets = self._windows(self._documents(X))
+        total, start = 0.0, 0
+        for logits in self._logit_batches(inputs):
+            y = torch.as_tensor(targets[start:start + len(logits)])
+            start += len(logits)
+            log_p = torch.log_softmax(logits, dim=-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
+            total += float(log_p[y != PAD_ID].double().sum())
+        return total, int((targets != PAD_ID).sum())
+
+    def score(self, X, y=None):
+        """Mean log-likelihood per token in nats (higher is better).
+
+        Parameters
+        ----------
+        X : str or list of str
+        y : None
+            Ignored.
+        """
+        total, n_tokens = self.log_likelihood(X)
+        return total / n_tokens
+
+    def perplexity(self, X) -> float:
+        """``exp(-score(X))``: the effective number of choices per token."""
+        return math.exp(-self.score(X))
+
+    def bits_per_char(self, X) -> float:
+        """Negative log-likelihood in bits divided by the number of characters of ``X``."""
+        docs = self._documents(X)
+        total, _ = self.log_likelihood(docs)
+        return -total / math.log(2) / sum(len(doc) for doc in docs)
+
+    def _last_position_logits(self, docs) -> torch.Tensor:
+        """Next-token logits after each document ``[n, vocab]`` (last ``context_length`` tokens)."""
+        n = self.context_length
+        seqs = [seq[-n:] for seq in self._sequences(docs)]
+        inputs = np.full((len(seqs), n), PAD_ID, dtype=np.int64)
+        for row, seq in zip(inputs, seqs):
+            row[:len(seq)] = seq  # right padding: causal, so it never reaches earlier positions
+        last = torch.as_tensor([len(seq) - 1 for seq in seqs])
+        chunks, start = [], 0
+        for logits in self._logit_batches(inputs):
+            idx = last[start:start + len(logits)]
+            chunks.append(logits[torch.arange(len(logits)), idx])
+            start += len(logits)
+        return torch.cat(chunks)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Next-token distribution after each text.
+
+        Returns
+        -------
+        ndarray of shape (n_texts, vocab_size)
+            Columns follow ``classes_``.
+        """
+        check_is_fitted(self)
+        return torch.softmax(self._last_position_logits(self._documents(X)), dim=-1).numpy()
+
+    def predict(self, X) -> np.ndarray:
+        """Most likely next token (a string) after each text."""
+        check_is_fitted(self)
+        logits = self._last_position_logits(self._documents(X))
+        logits[:, list(_NEVER_PREDICTED)] = float("-inf")
+        return self.classes_[logits.argmax(dim=-1).numpy()]
+
+    def generate(self, prompt: str, max_new_tokens: int = 100, temperature: float = 1.0,
+                 top_k: int | None = None, random_state=None, use_cache: bool = True) -> str:
+        """Continue ``prompt`` by sampling from the model.
+
+        Parameters
+        ----------
+        prompt : str
+            Text to continue; every token of it must be in the vocabulary.
+        max_new_tokens : int, default=100
+        temperature : float, default=1.0
+            Softmax temperature; 0 always takes the most likely token.
+        top_k : int or None, default=None
+            Sample only among the ``top_k`` most likely tokens.
+        random_state : int, RandomState or None, default=None
+            Seed of the sampling; the same seed gives the same text.
+        use_cache : bool, default=True
+            Reuse each layer's keys and values so a new token costs O(context);
+            ``False`` recomputes the context for every token (same text).
+
+        Returns
+        -------
+        str
+            The prompt followed by the generated text.
+        """
+        check_is_fitted(self)
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+        _check_int("max_new_tokens", max_new_tokens, 0)
+        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
+                or not math.isfinite(temperature) or temperature < 0:
+            raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+        if top_k is not None:
+            _check_int("top_k", top_k, 1)
+        unknown = self.tokenizer_.unknown_tokens(prompt)
+        if unknown:
+            raise ValueError(f"prompt contains tokens the model has never seen: {unknown!r}")
+        seed = _torch_seed(random_state)
+        prompt_ids = self._sequences([prompt])[0]
+        ids = torch.as_tensor(prompt_ids, device=self.device).unsqueeze(0)
+        generator = None if seed is None else torch.Generator().manual_seed(seed)
+        self.module_.eval()
+        new = self.module_.generate(ids, max_new_tokens, temperature=float(temperature),
+                                    top_k=top_k, generator=generator, use_cache=use_cache,
+                                    banned=_NEVER_PREDICTED)
+        all_ids = np.concatenate([prompt_ids, new[0].cpu().numpy()])
+        return self.tokenizer_.decode(all_ids)
+
+    # ------------------------------------------------------- spike statistics
+    def _validate_predict_input(self, X):
+        check_is_fitted(self)
+        return self._windows(self._documents(X))[0]
+
+    def _forward_for_stats(self, X):
+        for _ in self._logit_batches(X):
+            pass
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.target_tags.required = False
+        tags.non_deterministic = False
+        return tags

@@ -1,0 +1,171 @@
+"""Self-attention layers for spiking models.
+
+Tensors are time first, ``[T, B, L, E]`` (``T`` simulation steps, ``B``
+sequences, ``L`` tokens, ``E`` channels). Non-spiking layers (Linear,
+LayerNorm) act on the last dimension, so T behaves like an extra batch axis.
+
+* :class:`CausalSelfAttention` — the SpikeDecoder's causal attention. Spiking:
+  ``Q, K, V = LIF(Norm(Linear(LIF(x))))``, ``A = Q Kᵀ`` with the causal mask
+  applied as zeros (no softmax), ``Y = LIF(scale · A V)``, output
+  ``Norm(Linear(Y))``. Non-spiking: pre-norm softmax attention of the same
+  size, the baseline spiking variants are compared against.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..neurons import LIF
+
+__all__ = ["CausalSelfAttention", "KVCache", "causal_linear_attention", "causal_mask",
+           "head_decay_rates"]
+
+
+class KVCache:
+    """Keys and values of the positions processed so far, for one attention layer.
+
+    Generation feeds one new token at a time; the layer appends that token's
+    key and value here and attends over everything cached, so each new token
+    costs O(context) instead of a full recomputation.
+    """
+
+    def __init__(self):
+        self.keys = None
+        self.values = None
+
+    def __len__(self) -> int:
+        return 0 if self.keys is None else self.keys.shape[-2]
+
+    def extend(self, keys: torch.Tensor, values: torch.Tensor):
+        """Append ``[..., L_new, d]`` keys and values; return all of them."""
+        if self.keys is None:
+            self.keys, self.values = keys, values
+        else:
+            self.keys = torch.cat([self.keys, keys], dim=-2)
+            self.values = torch.cat([self.values, values], dim=-2)
+        return self.keys, self.values
+
+
+def head_decay_rates(heads: int) -> torch.Tensor:
+    """Per-head decay ``γ_h`` of the decayed causal mask, from 0.5 (local) to ~0.97 (long range)."""
+    exponents = 1.0 + torch.arange(heads, dtype=torch.float64) * 4.0 / max(1, heads - 1)
+    return 1.0 - 2.0 ** -exponents
+
+
+def causal_mask(n_queries: int, n_keys: int, decay: torch.Tensor | None = None,
+                device=None, dtype=torch.float32) -> torch.Tensor:
+    """Causal mask with zeros above the diagonal: ``[Lq, Lk]``, or ``[h, Lq, Lk]`` with ``decay``.
+
+    The queries are the last ``Lq`` of the ``Lk`` positions (the cached case),
+    so query ``i`` sees keys ``0 .. Lk - Lq + i``. With per-head ``decay``
+    rates ``γ_h`` a visible key at distance ``Δ`` is weighted ``γ_h ** Δ``.
+    """
+    offset = n_keys - n_queries
+    distance = (torch.arange(n_queries, device=device)[:, None] + offset
+                - torch.arange(n_keys, device=device)[None, :]).to(torch.float64)
+    visible = distance >= 0
+    if decay is None:
+        return visible.to(dtype)
+    weights = decay.to(device)[:, None, None] ** distance.clamp(min=0)
+    return torch.where(visible, weights, torch.zeros((), dtype=torch.float64, device=device)).to(dtype)
+
+
+def causal_linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                            scale: float, decay: torch.Tensor | None = None) -> torch.Tensor:
+    """``scale · (Q Kᵀ ⊙ M) V`` with the causal mask ``M`` applied as zeros, no softmax.
+
+    ``q`` is ``[..., h, Lq, d]`` and ``k``, ``v`` are ``[..., h, Lk, d]`` with
+    ``Lk >= Lq`` (see :func:`causal_mask`). ``decay`` (``[h]``) makes ``M``
+    the decayed mask ``γ_h ** (i - j)`` (RetNet's retention).
+
+    With spike inputs and the plain 0/1 mask every product and sum is a small
+    integer, exact in floating point, so the result does not depend on how the
+    positions are batched.
+    """
+    scores = q @ k.transpose(-2, -1)
+    if decay is None:
+        scores = scores.tril(diagonal=k.shape[-2] - q.shape[-2])
+    else:
+        scores = scores * causal_mask(q.shape[-2], k.shape[-2], decay, q.device, q.dtype)
+    return (scores @ v) * scale
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention, spiking or not.
+
+    Parameters
+    ----------
+    embed_dim : int
+        Channels ``E`` of the input and output.
+    heads : int
+        Number of heads; must divide ``embed_dim``.
+    spiking : bool, default=True
+        Spiking attention (binary Q, K, V, no softmax) or ordinary softmax
+        attention (the non-spiking baseline).
+    scale : float, default=0.125
+        Constant scale of the spiking attention (SpikeDecoder / Spikformer).
+    decay : bool, default=False
+        Spiking attention only: weight a key ``Δ`` positions back by
+        ``γ_h ** Δ`` with a per-head rate (:func:`head_decay_rates`) instead of
+        the plain 0/1 causal mask. Without a softmax, the plain mask cannot
+        single out recent positions, which a character model needs most; the
+        decay also bounds the attention sum, which otherwise grows with the
+        position.
+    **neuron
+        Parameters of every LIF neuron (``threshold``, ``tau``, ...).
+
+    Input ``[T, B, L, E]``, output ``[T, B, L, E]`` (to be added to the
+    residual stream). With a :class:`KVCache`, ``x`` holds only the new
+    positions, which follow the cached ones.
+    """
+
+    def __init__(self, embed_dim: int, heads: int, spiking: bool = True, scale: float = 0.125,
+                 decay: bool = False, **neuron):
+        super().__init__()
+        if embed_dim % heads:
+            raise ValueError(f"heads ({heads}) must divide embed_dim ({embed_dim})")
+        self.heads = heads
+        self.spiking = spiking
+        self.scale = scale
+        self.register_buffer("decay_rates", head_decay_rates(heads) if decay and spiking else None,
+                             persistent=False)
+        self.qkv = nn.Linear(embed_dim, 3 * embed_dim)
+        self.proj = nn.Linear(embed_dim, embed_dim)
+        # Pre-norm in both variants: the residual stream's scale drifts with
+        # depth, and a LIF with a fixed threshold would see a different input
+        # range in every block (binary codes alone never reach threshold 1 with tau=2).
+        self.in_norm = nn.LayerNorm(embed_dim)
+        if spiking:
+            self.input_neuron = LIF(**neuron)
+            # one norm per projection: Q, K and V have their own statistics
+            self.qkv_norms = nn.ModuleList(nn.LayerNorm(embed_dim) for _ in range(3))
+            self.qkv_neuron = LIF(**neuron)
+            self.attention_neuron = LIF(**neuron)
+            self.out_norm = nn.LayerNorm(embed_dim)
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        # [T, B, L, E] -> [T, B, h, L, d]
+        t, b, n, e = x.shape
+        return x.view(t, b, n, self.heads, e // self.heads).transpose(2, 3)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        t, b, n, e = x.shape
+        if self.spiking:
+            projected = self.qkv(self.input_neuron(self.in_norm(x)))
+            normed = torch.cat([norm(part) for norm, part
+                                in zip(self.qkv_norms, projected.chunk(3, dim=-1))], dim=-1)
+            q, k, v = self.qkv_neuron(normed).chunk(3, dim=-1)
+        else:
+            q, k, v = self.qkv(self.in_norm(x)).chunk(3, dim=-1)
+        q, k, v = (self._split_heads(part) for part in (q, k, v))
+        if cache is not None:
+            k, v = cache.extend(k, v)
+        if self.spiking:
+            y = self.attention_neuron(causal_linear_attention(q, k, v, self.scale, self.decay_rates))
+        else:
+            mask = causal_mask(n, k.shape[-2], device=x.device, dtype=torch.bool)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        y = self.proj(y.transpose(2, 3).reshape(t, b, n, e))
+        return self.out_norm(y) if self.spiking else y

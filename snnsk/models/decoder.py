@@ -1,0 +1,282 @@
+"""SpikeDecoder: a GPT-style decoder-only language model built from spiking neurons.
+
+Token ids ``[B, L]`` → embedding (token code ⊕ position code) repeated over
+``T`` steps → ``blocks`` × (causal self-attention, MLP) with float residuals →
+readout LIF → spike counts averaged over T → linear head → next-token logits
+``[B, L, vocab]``. Because the head is linear, averaging the spikes before it
+gives the same logits as averaging per-step logits after it, at 1/T the cost.
+
+Three variants (``spiking``):
+
+* ``'full'`` — binary token and position codes (Heaviside with an arctan
+  surrogate), LIF neurons everywhere, spiking attention with no softmax;
+* ``'partial'`` — float embeddings and ordinary GELU MLPs, spiking attention
+  and spiking readout: only the token-mixing path spikes;
+* ``'none'`` — the same architecture with softmax attention, GELU MLPs,
+  pre-norm blocks and one time step: the non-spiking baseline.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+from torch import nn
+
+from ..layers.attention import CausalSelfAttention, KVCache
+from ..neurons import LIF, set_neuron_params
+from ..surrogate import ATan
+
+__all__ = ["SpikeDecoder", "SpikingMLPBlock", "sinusoidal_table", "SPIKING_MODES",
+           "POSITION_ENCODINGS"]
+
+SPIKING_MODES = ("full", "partial", "none")
+POSITION_ENCODINGS = ("static", "learned")
+
+
+def sinusoidal_table(length: int, dim: int, binary: bool) -> torch.Tensor:
+    """Transformer sinusoidal position codes ``[length, dim]``, optionally binarised (> 0 → 1)."""
+    position = torch.arange(length, dtype=torch.float64).unsqueeze(1)
+    frequency = torch.exp(-math.log(10000.0) * torch.arange(0, dim, 2, dtype=torch.float64) / dim)
+    table = torch.zeros(length, dim, dtype=torch.float64)
+    table[:, 0::2] = torch.sin(position * frequency)
+    table[:, 1::2] = torch.cos(position * frequency[: dim // 2])
+    if binary:
+        table = (table > 0).to(torch.float64)
+    return table.float()
+
+
+class SpikingMLPBlock(nn.Module):
+    """Feed-forward block: ``Norm(Linear(LIF(Norm(Linear(LIF(x))))))`` or a pre-norm GELU MLP."""
+
+    def __init__(self, embed_dim: int, hidden_dim: int, spiking: bool = True, **neuron):
+        super().__init__()
+        self.spiking = spiking
+        self.fc1 = nn.Linear(embed_dim, hidden_dim)
+        self.fc2 = nn.Linear(hidden_dim, embed_dim)
+        self.in_norm = nn.LayerNorm(embed_dim)
+        if spiking:
+            self.input_neuron = LIF(**neuron)
+            self.hidden_norm = nn.LayerNorm(hidden_dim)
+            self.hidden_neuron = LIF(**neuron)
+            self.out_norm = nn.LayerNorm(embed_dim)
+        else:
+            self.activation = nn.GELU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.spiking:
+            hidden = self.hidden_neuron(self.hidden_norm(self.fc1(self.input_neuron(self.in_norm(x)))))
+            return self.out_norm(self.fc2(hidden))
+        return self.fc2(self.activation(self.fc1(self.in_norm(x))))
+
+
+class _DecoderBlock(nn.Module):
+    def __init__(self, embed_dim, heads, hidden_dim, attention_spiking, mlp_spiking, scale, decay,
+                 neuron):
+        super().__init__()
+        self.attention = CausalSelfAttention(embed_dim, heads, spiking=attention_spiking,
+                                             scale=scale, decay=decay, **neuron)
+        self.mlp = SpikingMLPBlock(embed_dim, hidden_dim, spiking=mlp_spiking, **neuron)
+
+    def forward(self, x, cache=None):
+        x = x + self.attention(x, cache)
+        return x + self.mlp(x)
+
+
+def _check_positive_int(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+class SpikeDecoder(nn.Module):
+    """Spiking GPT-style decoder language model (see the module docstring).
+
+    Parameters
+    ----------
+    vocab_size : int
+        Number of token ids.
+    context_length : int
+        Longest sequence the model reads (size of the position code table).
+    embed_dim : int, default=64
+        Width of the residual stream; a quarter of it (at least 1) carries the
+        position code, the rest the token code.
+    heads : int, default=4
+        Attention heads; must divide ``embed_dim``.
+    blocks : int, default=2
+        Number of decoder blocks.
+    mlp_ratio : float, default=4.0
+        MLP hidden width as a multiple of ``embed_dim``.
+    timesteps : int, default=4
+        Simulation steps T (``spiking='none'`` always uses one).
+    threshold, tau, reset, refractory, surrogate, alpha, backend
+        Parameters of every LIF neuron.
+    spiking : {'full', 'partial', 'none'}, default='full'
+        Which variant (see the module docstring).
+    position_encoding : {'static', 'learned'}, default='static'
+        Sinusoidal codes (binarised when spiking) or a learned table.
+    attention_scale : float, default=0.125
+        Scale of the spiking attention.
+    attention_decay : bool, default=True
+        Decayed causal mask in the spiking attention (see
+        :class:`snnsk.layers.CausalSelfAttention`); ``False`` is the
+        reference's plain 0/1 mask.
+
+    Input ``[B, L]`` token ids with ``L <= context_length``; output
+    ``[B, L, vocab_size]`` next-token logits.
+    """
+
+    def __init__(self, vocab_size, context_length, embed_dim=64, heads=4, blocks=2, mlp_ratio=4.0,
+                 timesteps=4, threshold=1.0, tau=2.0, reset="hard", refractory=0,
+                 surrogate="atan", alpha=None, backend="auto", spiking="full",
+                 position_encoding="static", attention_scale=0.125, attention_decay=True):
+        super().__init__()
+        for name, value, minimum in (("vocab_size", vocab_size, 1),
+                                     ("context_length", context_length, 1),
+                                     ("embed_dim", embed_dim, 2), ("heads", heads, 1),
+                                     ("blocks", blocks, 1), ("timesteps", timesteps, 1)):
+            _check_positive_int(name, value, minimum)
+        if embed_dim % heads:
+            raise ValueError(f"heads ({heads}) must divide embed_dim ({embed_dim})")
+        if spiking not in SPIKING_MODES:
+            raise ValueError(f"spiking must be one of {', '.join(SPIKING_MODES)}, got {spiking!r}")
+        if position_encoding not in POSITION_ENCODINGS:
+            raise ValueError(f"position_encoding must be one of {', '.join(POSITION_ENCODINGS)}, "
+                             f"got {position_encoding!r}")
+        if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, numbers.Real) or mlp_ratio <= 0:
+            raise ValueError(f"mlp_ratio must be a positive number, got {mlp_ratio!r}")
+        self.vocab_size = vocab_size
+        self.context_length = context_length
+        self.spiking = spiking
+        self.timesteps = timesteps
+        neuron = dict(tau=tau, threshold=threshold, reset=reset, refractory=refractory,
+                      surrogate=surrogate, alpha=alpha, backend=backend)
+        position_dim = max(1, embed_dim // 4)
+        self.binary_codes = spiking == "full"
+        # The token code is binarised with an arctan surrogate, as in the reference.
+        self.code_surrogate = ATan()
+        self.token_embedding = nn.Embedding(vocab_size, embed_dim - position_dim)
+        if position_encoding == "static":
+            self.register_buffer("position_table",
+                                 sinusoidal_table(context_length, position_dim, self.binary_codes),
+                                 persistent=False)
+            self.position_embedding = None
+        else:
+            self.position_embedding = nn.Embedding(context_length, position_dim)
+        hidden_dim = max(1, int(round(mlp_ratio * embed_dim)))
+        self.blocks = nn.ModuleList(
+            _DecoderBlock(embed_dim, heads, hidden_dim, attention_spiking=spiking != "none",
+                          mlp_spiking=spiking == "full", scale=attention_scale,
+                          decay=bool(attention_decay), neuron=neuron)
+            for _ in range(blocks))
+        self.readout_norm = nn.LayerNorm(embed_dim)
+        if spiking != "none":
+            self.readout_neuron = LIF(**neuron)
+        self.head = nn.Linear(embed_dim, vocab_size)
+
+    # ------------------------------------------------------------ parameters
+    @property
+    def effective_timesteps(self) -> int:
+        """Steps actually simulated (1 for the non-spiking variant)."""
+        return 1 if self.spiking == "none" else self.timesteps
+
+    def set_spiking_params(self, **params):
+        """Change ``timesteps`` and neuron parameters in place (weights are kept)."""
+        if "timesteps" in params:
+            timesteps = params.pop("timesteps")
+            _check_positive_int("timesteps", timesteps)
+            self.timesteps = timesteps
+        if params:
+            set_neuron_params(self, **params)
+
+    # --------------------------------------------------------------- forward
+    def embed(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Token ⊕ position codes ``[B, L, E]`` for ids at positions ``start ..``."""
+        n = ids.shape[1]
+        if start + n > self.context_length:
+            raise ValueError(f"sequence of {start + n} tokens exceeds context_length "
+                             f"({self.context_length})")
+        tokens = self.token_embedding(ids)
+        if self.position_embedding is None:
+            positions = self.position_table[start:start + n]
+        else:
+            positions = self.position_embedding(torch.arange(start, start + n, device=ids.device))
+        if self.binary_codes:
+            tokens = self.code_surrogate(tokens)
+            if self.position_embedding is not None:
+                positions = self.code_surrogate(positions)
+        positions = positions.to(tokens.dtype).expand(ids.shape[0], -1, -1)
+        return torch.cat([tokens, positions], dim=-1)
+
+    def forward(self, ids: torch.Tensor, caches: list[KVCache] | None = None) -> torch.Tensor:
+        """Next-token logits ``[B, L, vocab_size]``.
+
+        With ``caches`` (one :class:`KVCache` per block, as from
+        :meth:`new_caches`), ``ids`` are the tokens that follow the cached ones.
+        """
+        if ids.dim() != 2:
+            raise ValueError(f"ids must have shape [batch, length], got {tuple(ids.shape)}")
+        start = 0 if caches is None else len(caches[0])
+        x = self.embed(ids.long(), start)
+        x = x.unsqueeze(0).expand(self.effective_timesteps, *x.shape)
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if caches is None else caches[i])
+        if self.spiking == "none":
+            return self.head(self.readout_norm(x[0]))
+        return self.head(self.readout_neuron(self.readout_norm(x)).mean(0))
+
+    def new_caches(self) -> list[KVCache]:
+        """Empty key/value caches, one per block, for incremental decoding."""
+        return [KVCache() for _ in self.blocks]
+
+    # ------------------------------------------------------------ generation
+    @torch.no_grad()
+    def generate(self, ids: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                 top_k: int | None = None, generator: torch.Generator | None = None,
+                 use_cache: bool = True, banned: tuple = ()) -> torch.Tensor:
+        """Sample ``max_new_tokens`` continuations of ``ids`` ``[B, L]``; returns the new ids.
+
+        The model reads a window of at most ``context_length`` tokens. When the
+        window is full it restarts from its last three quarters; with the
+        cache, that is the only time the window is encoded in full, so a new
+        token costs O(context) on average. ``use_cache=False`` recomputes the
+        window for every token (same tokens, slower; kept for checking).
+        ``temperature=0`` picks the most likely token. ``banned`` ids are never
+        sampled (padding and the document start).
+        """
+        keep = self.context_length - self.context_length // 4
+        window = ids[:, -self.context_length:]
+        caches = self.new_caches() if use_cache else None
+        logits = self(window, caches)[:, -1]
+        produced = []
+        for step in range(max_new_tokens):
+            token = _sample(logits, temperature, top_k, generator, banned)
+            produced.append(token)
+            if step == max_new_tokens - 1:
+                break
+            if window.shape[1] == self.context_length:
+                window = window[:, -keep + 1:] if keep > 1 else window[:, :0]
+                window = torch.cat([window, token], dim=1)
+                caches = self.new_caches() if use_cache else None
+                logits = self(window, caches)[:, -1]
+                continue
+            window = torch.cat([window, token], dim=1)
+            logits = self(token, caches)[:, -1] if use_cache else self(window)[:, -1]
+        return torch.cat(produced, dim=1) if produced else ids[:, :0]
+
+
+def _sample(logits, temperature, top_k, generator, banned):
+    # Sample on the CPU with a CPU generator: the same seed then gives the same
+    # text whichever device the model runs on.
+    device = logits.device
+    logits = logits.detach().float().cpu().clone()
+    if banned:
+        logits[:, list(banned)] = float("-inf")
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True).to(device)
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        cutoff = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < cutoff, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).to(device)

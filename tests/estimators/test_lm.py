@@ -1,0 +1,243 @@
+"""SpikeDecoderLM: likelihood conventions, generation, scikit-learn integration, persistence."""
+
+import io
+import math
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.pipeline import make_pipeline
+
+from snnsk import SpikeDecoderLM
+from snnsk.baselines import NGramLM
+from snnsk.datasets import load_corpus
+from snnsk.neurons import spiking_layers
+from snnsk.text import BOS_ID, TextNormalizer
+
+SMALL = dict(context_length=16, embed_dim=16, heads=2, blocks=1, timesteps=2, max_epochs=2,
+             batch_size=8, random_state=0)
+PANGRAM = "the quick brown fox jumps over the lazy dog. "
+
+
+@pytest.fixture(scope="module")
+def docs():
+    return load_corpus()[:24]
+
+
+@pytest.fixture(scope="module")
+def fitted(docs):
+    return SpikeDecoderLM(**SMALL).fit(docs[:12])
+
+
+@pytest.fixture(scope="module")
+def memorised():
+    """A model that has learned one sentence by heart."""
+    lm = SpikeDecoderLM(context_length=48, embed_dim=32, heads=2, blocks=1, timesteps=2,
+                        lr=1e-2, max_epochs=120, batch_size=8, random_state=0)
+    return lm.fit([PANGRAM] * 8)
+
+
+def test_overfits_a_short_text_to_near_zero_loss(memorised):
+    assert memorised.history_[-1, "train_loss"] < 0.05
+    assert memorised.score([PANGRAM]) > -0.05
+    assert memorised.predict(["the quick brown fo"]).tolist() == ["x"]
+    assert memorised.generate("the quick", 10, temperature=0) == "the quick brown fox"
+
+
+def test_log_likelihood_equals_the_module_read_by_hand(fitted):
+    doc = "the cat"  # shorter than the context: one window, <bos> + 7 characters
+    ids = np.concatenate([[BOS_ID], fitted.tokenizer_.encode(doc)])
+    fitted.module_.eval()
+    with torch.no_grad():
+        logits = fitted.module_(torch.as_tensor(ids[None, :-1]))
+    expected = torch.log_softmax(logits[0], -1)[torch.arange(7), torch.as_tensor(ids[1:])].sum()
+    total, n_tokens = fitted.log_likelihood([doc])
+    assert n_tokens == 7
+    assert total == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_long_documents_are_read_in_windows_covering_every_token(fitted, docs):
+    total, n_tokens = fitted.log_likelihood(docs[12:14])
+    assert n_tokens == sum(len(fitted.tokenizer_.encode(d)) for d in docs[12:14])
+    assert fitted.score(docs[12:14]) == pytest.approx(total / n_tokens)
+
+
+def test_score_perplexity_and_bits_per_char_agree(fitted, docs):
+    test = docs[12:16]
+    score = fitted.score(test)
+    assert score < 0
+    assert fitted.perplexity(test) == pytest.approx(math.exp(-score))
+    total, n_tokens = fitted.log_likelihood(test)
+    n_chars = sum(map(len, test))
+    assert fitted.bits_per_char(test) == pytest.approx(-total / math.log(2) / n_chars)
+    # the character tokenizer makes one token per character
+    assert n_tokens == n_chars
+
+
+def test_predict_and_predict_proba(fitted):
+    proba = fitted.predict_proba(["The value", "x"])
+    assert proba.shape == (2, fitted.tokenizer_.vocab_size_)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    predicted = fitted.predict(["The value", "x"])
+    assert predicted.shape == (2,) and all(p in fitted.classes_ for p in predicted)
+    assert not set(predicted) & {"<pad>", "<unk>", "<bos>"}
+    # right padding never leaks into the prediction: the same text alone or in a batch
+    np.testing.assert_allclose(fitted.predict_proba(["x"])[0], proba[1], rtol=1e-5, atol=1e-7)
+
+
+def test_generation_is_seeded_and_cache_free_generation_matches(fitted):
+    a = fitted.generate("The ", 40, random_state=3)
+    assert a.startswith("The ") and len(a) == 44
+    assert fitted.generate("The ", 40, random_state=3) == a
+    assert fitted.generate("The ", 40, random_state=3, use_cache=False) == a
+    assert fitted.generate("The ", 40, random_state=4) != a
+
+
+def test_fit_is_seeded(docs):
+    a = SpikeDecoderLM(**SMALL).fit(docs[:6])
+    b = SpikeDecoderLM(**SMALL).fit(docs[:6])
+    assert a.score(docs[6:8]) == b.score(docs[6:8])
+    c = SpikeDecoderLM(**{**SMALL, "random_state": 1}).fit(docs[:6])
+    assert a.score(docs[6:8]) != c.score(docs[6:8])
+
+
+def test_grid_search_over_threshold_timesteps_and_heads(docs):
+    search = GridSearchCV(SpikeDecoderLM(**{**SMALL, "max_epochs": 1}),
+                          {"threshold": [0.25, 1.0], "timesteps": [1, 2], "heads": [1, 2]}, cv=3)
+    search.fit(docs[:12])
+    assert len(search.cv_results_["params"]) == 8
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    best = search.best_estimator_
+    assert best.module_.timesteps == search.best_params_["timesteps"]
+    assert best.module_.blocks[0].attention.heads == search.best_params_["heads"]
+    assert all(layer.threshold == search.best_params_["threshold"]
+               for _, layer in spiking_layers(best.module_))
+
+
+def test_cross_validate_and_a_pipeline(docs, tmp_path):
+    result = cross_validate(SpikeDecoderLM(**{**SMALL, "max_epochs": 1}), docs[:9], cv=3)
+    assert result["test_score"].shape == (3,) and np.all(result["test_score"] < 0)
+    pipe = make_pipeline(TextNormalizer(lowercase=True), SpikeDecoderLM(**SMALL)).fit(docs[:8])
+    assert "T" not in pipe[-1].tokenizer_.vocabulary_  # the normaliser ran first
+    path = tmp_path / "lm.joblib"
+    joblib.dump(pipe, path)
+    loaded = joblib.load(path)
+    assert loaded.score(docs[8:10]) == pipe.score(docs[8:10])
+    assert loaded[-1].generate("the ", 30, random_state=0) == pipe[-1].generate("the ", 30,
+                                                                                 random_state=0)
+
+
+def test_clone_and_set_params_after_fit(docs):
+    lm = SpikeDecoderLM(**SMALL)
+    assert clone(lm).get_params(deep=False) == lm.get_params(deep=False)
+    lm.fit(docs[:6])
+    weights = lm.module_.head.weight.clone()
+    before = lm.score(docs[6:8])
+    lm.set_params(threshold=2.0, timesteps=3)
+    assert lm.module_.timesteps == 3
+    assert all(layer.threshold == 2.0 for _, layer in spiking_layers(lm.module_))
+    assert torch.equal(lm.module_.head.weight, weights)
+    assert lm.score(docs[6:8]) != before
+    lm.set_params(heads=4)  # architecture: a new, untrained module
+    assert lm.module_.blocks[0].attention.heads == 4
+
+
+def test_partial_fit_continues_training(docs):
+    lm = SpikeDecoderLM(**SMALL).fit(docs[:6])
+    vocab = dict(lm.tokenizer_.vocabulary_)
+    lm.partial_fit(docs[6:8])
+    # skorch's partial_fit trains max_epochs more epochs, keeping weights and vocabulary
+    assert len(lm.history_) == 2 * SMALL["max_epochs"] and lm.tokenizer_.vocabulary_ == vocab
+
+
+def test_word_tokenizer_and_other_variants(docs):
+    words = SpikeDecoderLM(tokenizer="word", **SMALL).fit(docs[:8])
+    assert words.predict(["the name of"])[0] in words.classes_
+    assert words.generate("the", 5, random_state=0).startswith("the ")
+    for spiking in ("partial", "none"):
+        lm = SpikeDecoderLM(spiking=spiking, position_encoding="learned", **SMALL).fit(docs[:4])
+        assert np.isfinite(lm.score(docs[4:6]))
+
+
+def test_spike_stats_reports_every_spiking_layer(fitted, docs):
+    stats = fitted.spike_stats(docs[12:14])
+    assert set(stats.index) == {name for name, _ in spiking_layers(fitted.module_)}
+    assert ((stats["firing_rate"] >= 0) & (stats["firing_rate"] <= 1)).all()
+    assert (stats["timesteps"] == SMALL["timesteps"]).all()
+
+
+def test_interrupted_fit_leaves_a_usable_estimator(docs):
+    from skorch.callbacks import Callback
+
+    class Interrupt(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 1:
+                raise KeyboardInterrupt
+
+    lm = SpikeDecoderLM(**{**SMALL, "max_epochs": 20}, callbacks=[Interrupt()]).fit(docs[:4])
+    assert len(lm.history_) == 1
+    assert np.isfinite(lm.score(docs[4:6]))
+
+
+def test_a_model_saved_on_a_cuda_device_loads_on_the_cpu(fitted, docs):
+    # Without a GPU we cannot train on one; what matters on load is skorch's
+    # device handling, exercised by pickling a net whose device says 'cuda'.
+    state = pickle.dumps(fitted)
+    lm = pickle.loads(state)
+    lm.device = "cuda"
+    blob = pickle.dumps(lm)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        loaded = pickle.loads(blob)
+    if not torch.cuda.is_available():
+        assert str(loaded.device) == "cpu"
+        assert loaded.score(docs[12:14]) == fitted.score(docs[12:14])
+        assert loaded.generate("The ", 20, random_state=0) == fitted.generate("The ", 20,
+                                                                               random_state=0)
+
+
+@pytest.mark.slow
+def test_spiking_model_beats_a_bigram_on_held_out_text():
+    """Quality bar at a tiny budget: better than a character bigram (bench/BENCHMARKS.md has more)."""
+    corpus = load_corpus()
+    train, test = corpus[:120], corpus[130:150]
+    lm = SpikeDecoderLM(max_epochs=3, batch_size=16, random_state=0).fit(train)
+    bigram = NGramLM(order=2).fit(train)
+    assert lm.bits_per_char(test) < bigram.bits_per_char(test)
+
+
+def test_bad_input_gives_clear_errors(fitted):
+    with pytest.raises(ValueError, match="X is empty"):
+        SpikeDecoderLM(**SMALL).fit([])
+    with pytest.raises(TypeError, match=r"X\[1\] is int"):
+        SpikeDecoderLM(**SMALL).fit(["text", 3])
+    with pytest.raises(ValueError, match=r"heads \(3\) must divide embed_dim \(16\)"):
+        SpikeDecoderLM(**{**SMALL, "heads": 3}).fit(["some text"])
+    with pytest.raises(ValueError, match="tokenizer must be one of"):
+        SpikeDecoderLM(tokenizer="bpe").fit(["some text"])
+    with pytest.raises(ValueError, match="context_length must be an integer"):
+        SpikeDecoderLM(context_length=0).fit(["some text"])
+    with pytest.raises(ValueError, match=r"never seen: \['€'\]"):
+        fitted.generate("price in €")
+    with pytest.raises(TypeError, match="prompt must be a str"):
+        fitted.generate(["The "])
+    with pytest.raises(ValueError, match="temperature"):
+        fitted.generate("The ", temperature=-1)
+    with pytest.raises(NotFittedError):
+        SpikeDecoderLM().predict(["text"])
+    with pytest.raises(NotFittedError):
+        SpikeDecoderLM().generate("text")
+
+
+def test_single_string_is_one_document(fitted):
+    assert fitted.score("The value") == fitted.score(["The value"])
+    buffer = io.BytesIO()
+    joblib.dump(fitted, buffer)
+    buffer.seek(0)
+    assert joblib.load(buffer).score("The value") == fitted.score("The value")

@@ -1,0 +1,116 @@
+"""SpikeDecoder: shapes, causality, cached generation, variants, errors."""
+
+import pytest
+import torch
+
+from snnsk.models import SpikeDecoder
+from snnsk.models.decoder import sinusoidal_table
+from snnsk.neurons import spiking_layers
+
+VARIANTS = [(mode, pe) for mode in ("full", "partial", "none") for pe in ("static", "learned")]
+
+
+def make(mode="full", pe="static", **kw):
+    params = dict(embed_dim=32, heads=4, blocks=2, timesteps=3, threshold=0.5, spiking=mode,
+                  position_encoding=pe)
+    params.update(kw)
+    return SpikeDecoder(40, 12, **params).eval()
+
+
+def test_binarised_sinusoidal_table():
+    table = sinusoidal_table(4, 4, binary=True)
+    # position 0: sin 0 = 0 -> 0, cos 0 = 1 -> 1
+    assert table[0].tolist() == [0, 1, 0, 1]
+    # position 1: sin 1 > 0, cos 1 > 0, sin 0.01 > 0, cos 0.01 > 0
+    assert table[1].tolist() == [1, 1, 1, 1]
+    # position 2: sin 2 > 0, cos 2 < 0
+    assert table[2, :2].tolist() == [1, 0]
+    assert torch.allclose(sinusoidal_table(3, 2, binary=False)[:, 0], torch.sin(torch.arange(3.0)))
+
+
+@pytest.mark.parametrize("mode, pe", VARIANTS)
+def test_changing_a_future_token_never_changes_earlier_logits(mode, pe):
+    model = make(mode, pe)
+    ids = torch.randint(3, 40, (4, 12))
+    changed = ids.clone()
+    changed[:, 7] = (changed[:, 7] + 1 - 3) % 37 + 3
+    with torch.no_grad():
+        a, b = model(ids), model(changed)
+    assert a.shape == (4, 12, 40)
+    assert torch.equal(a[:, :7], b[:, :7])
+    assert not torch.equal(a[:, 7:], b[:, 7:])
+
+
+@pytest.mark.parametrize("mode, pe", VARIANTS)
+def test_cached_generation_equals_uncached_token_for_token(mode, pe):
+    model = make(mode, pe)
+    prompt = torch.randint(3, 40, (2, 3))
+    # 30 new tokens: the 12-token window fills and restarts several times
+    runs = []
+    for use_cache in (True, False):
+        generator = torch.Generator().manual_seed(7)
+        runs.append(model.generate(prompt, 30, generator=generator, use_cache=use_cache))
+    assert runs[0].shape == (2, 30)
+    assert torch.equal(runs[0], runs[1])
+
+
+def test_generation_is_seeded_and_respects_banned_and_top_k():
+    model = make()
+    prompt = torch.randint(3, 40, (1, 4))
+    a = model.generate(prompt, 20, generator=torch.Generator().manual_seed(1), banned=(0, 1, 2))
+    b = model.generate(prompt, 20, generator=torch.Generator().manual_seed(1), banned=(0, 1, 2))
+    assert torch.equal(a, b) and a.min() >= 3
+    greedy = model.generate(prompt, 5, temperature=0)
+    with torch.no_grad():
+        first = model(prompt)[:, -1].argmax(-1)
+    assert greedy[0, 0] == first[0]
+    top1 = model.generate(prompt, 5, top_k=1, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(top1, greedy)
+
+
+def test_variants_differ_in_what_spikes():
+    full, partial, none = make("full"), make("partial"), make("none")
+    full_names = {name for name, _ in spiking_layers(full)}
+    partial_names = {name for name, _ in spiking_layers(partial)}
+    assert any("mlp" in n for n in full_names) and not any("mlp" in n for n in partial_names)
+    assert any("attention" in n for n in partial_names)
+    assert not list(spiking_layers(none))
+    assert none.effective_timesteps == 1 and full.effective_timesteps == 3
+    # the binary codes of the fully spiking variant are spikes
+    codes = full.embed(torch.randint(0, 40, (2, 12)))
+    assert set(codes.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_gradients_reach_every_parameter_through_the_spikes():
+    model = make("full", "learned").train()
+    ids = torch.randint(3, 40, (4, 12))
+    loss = torch.nn.functional.cross_entropy(model(ids).reshape(-1, 40), ids.roll(-1, 1).reshape(-1))
+    loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing
+
+
+def test_set_spiking_params_in_place():
+    model = make()
+    before = model.head.weight.clone()
+    model.set_spiking_params(timesteps=5, threshold=2.0)
+    assert model.timesteps == 5
+    assert all(layer.threshold == 2.0 for _, layer in spiking_layers(model))
+    assert torch.equal(model.head.weight, before)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(heads=3), r"heads \(3\) must divide embed_dim \(32\)"),
+    (dict(spiking="half"), "spiking must be one of"),
+    (dict(position_encoding="rope"), "position_encoding must be one of"),
+    (dict(blocks=0), "blocks must be an integer >= 1"),
+    (dict(mlp_ratio=0), "mlp_ratio must be a positive number"),
+])
+def test_bad_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make(**kwargs)
+
+
+def test_too_long_input_is_an_error():
+    with pytest.raises(ValueError, match=r"exceeds context_length \(12\)"):
+        make()(torch.zeros(1, 13, dtype=torch.long))
