@@ -23,7 +23,6 @@ import platform
 import statistics
 import time
 
-import numpy as np
 import torch
 
 from snnsk import SpikeDecoderLM
@@ -114,5 +113,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=3)
     main()

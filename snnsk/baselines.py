@@ -21,17 +21,16 @@ import numbers
 from collections import Counter
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from .text import BOS_ID, CharTokenizer, WordTokenizer, check_documents
+from .lm_scores import LanguageModelScoresMixin
+from .text import BOS_ID, check_documents, make_tokenizer
 
 __all__ = ["NGramLM"]
 
-_TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
 
-
-class NGramLM(BaseEstimator):
+class NGramLM(LanguageModelScoresMixin, BaseEstimator):
     """N-gram language model with additive (add-k) smoothing.
 
     The probability of token ``w`` after the ``order - 1`` previous tokens
@@ -95,17 +94,7 @@ class NGramLM(BaseEstimator):
             or k <= 0
         ):
             raise ValueError(f"smoothing must be a positive finite number, got {k!r}")
-        tok = self.tokenizer
-        if isinstance(tok, str):
-            if tok not in _TOKENIZERS:
-                raise ValueError(f"tokenizer must be 'char', 'word' or a tokenizer instance, got {tok!r}")
-            return _TOKENIZERS[tok]()
-        if not (hasattr(tok, "fit") and hasattr(tok, "encode") and hasattr(tok, "get_params")):
-            raise TypeError(
-                "tokenizer must be 'char', 'word' or a tokenizer instance (with fit, encode and get_params), "
-                f"got {type(tok).__name__}"
-            )
-        return clone(tok)
+        return make_tokenizer(self.tokenizer)
 
     def _ngrams(self, ids):
         """The n-grams (tuples of ``order`` ids) of one document, BOS-prefixed."""
@@ -171,56 +160,6 @@ class NGramLM(BaseEstimator):
         k = float(self.smoothing)
         total = np.sum(np.log(joint + k) - np.log(context + k * self.vocab_size_))
         return float(total), len(grams)
-
-    def score(self, X, y=None):
-        """Mean log-likelihood per token, in nats (higher is better).
-
-        Parameters
-        ----------
-        X : str or list of str
-            Documents.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        float
-        """
-        total, n = self.log_likelihood(X)
-        return total / n
-
-    def perplexity(self, X):
-        """Per-token perplexity, ``exp(-score(X))``.
-
-        Parameters
-        ----------
-        X : str or list of str
-            Documents.
-
-        Returns
-        -------
-        float
-        """
-        return math.exp(-self.score(X))
-
-    def bits_per_char(self, X):
-        """Negative log-likelihood in bits per character of the raw documents.
-
-        The total over all tokens is divided by ``sum(len(doc) for doc in X)``,
-        so models with different tokenizers compare on the same footing.
-
-        Parameters
-        ----------
-        X : str or list of str
-            Documents.
-
-        Returns
-        -------
-        float
-        """
-        docs = check_documents(X, allow_single_string=True)
-        total, _ = self.log_likelihood(docs)
-        return -total / math.log(2) / sum(len(d) for d in docs)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -62,8 +62,10 @@ class _ProgressScorer:
 
 
 def _overall_firing_rate(stats: pd.DataFrame) -> float:
-    events = (stats["spikes"] / stats["firing_rate"].where(stats["firing_rate"] > 0)).sum()
-    return float(stats["spikes"].sum() / events) if events > 0 else 0.0
+    # every layer saw the same inputs, so its share of neuron-steps is neurons x timesteps
+    # (a silent layer counts too: it cannot be recovered from spikes / firing_rate)
+    weights = stats["neurons"] * stats["timesteps"]
+    return float((stats["firing_rate"] * weights).sum() / weights.sum())
 
 
 def _results_table(search: GridSearchCV) -> pd.DataFrame:

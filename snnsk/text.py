@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "TextNormalizer",
     "CharTokenizer",
     "WordTokenizer",
+    "make_tokenizer",
 ]
 
 PAD_ID = 0
@@ -593,3 +594,32 @@ class WordTokenizer(_BaseTokenizer):
             parts.append(tok)
             prev = tok
         return "".join(parts)
+
+
+_TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
+
+
+def make_tokenizer(tokenizer):
+    """An unfitted tokenizer from an estimator's ``tokenizer`` parameter.
+
+    Parameters
+    ----------
+    tokenizer : {'char', 'word'} or tokenizer instance
+        ``'char'`` and ``'word'`` give :class:`CharTokenizer` and
+        :class:`WordTokenizer` with their defaults; an instance is cloned, so
+        the caller's object is never fitted in place.
+
+    Returns
+    -------
+    CharTokenizer, WordTokenizer or a clone of ``tokenizer``
+    """
+    if isinstance(tokenizer, str):
+        if tokenizer not in _TOKENIZERS:
+            raise ValueError(
+                f"tokenizer must be 'char', 'word' or a tokenizer instance, got {tokenizer!r}")
+        return _TOKENIZERS[tokenizer]()
+    if not all(hasattr(tokenizer, name) for name in ("fit", "encode", "decode", "get_params")):
+        raise TypeError(
+            "tokenizer must be 'char', 'word' or a tokenizer instance (with fit, encode, decode "
+            f"and get_params), got {type(tokenizer).__name__}")
+    return clone(tokenizer)

@@ -14,28 +14,22 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.utils import to_tensor
 
-from ..models.decoder import SpikeDecoder
-from ..text import BOS_ID, PAD_ID, UNK_ID, CharTokenizer, WordTokenizer, check_documents
+from ..lm_scores import LanguageModelScoresMixin
+from ..models.decoder import SpikeDecoder, check_positive_int
+from ..text import BOS_ID, PAD_ID, UNK_ID, check_documents, make_tokenizer
 from .base import SpikingMixin, _torch_seed
 
 __all__ = ["SpikeDecoderLM"]
 
-TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
 #: Ids never generated or predicted: padding, unknown and the document start.
 _NEVER_PREDICTED = (PAD_ID, UNK_ID, BOS_ID)
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-class SpikeDecoderLM(SpikingMixin, NeuralNet):
+class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
     """Spiking GPT-style decoder language model.
 
     A skorch ``NeuralNet`` around :class:`snnsk.models.SpikeDecoder`: every
@@ -176,22 +170,8 @@ class SpikeDecoderLM(SpikingMixin, NeuralNet):
     # ------------------------------------------------------------ validation
     def _check_spiking_params(self):
         super()._check_spiking_params()
-        _check_int("context_length", self.context_length, 1)
-        _check_int("embed_dim", self.embed_dim, 2)
-        _check_int("heads", self.heads, 1)
-        if self.embed_dim % self.heads:
-            raise ValueError(f"heads ({self.heads}) must divide embed_dim ({self.embed_dim})")
-
-    def _make_tokenizer(self):
-        if isinstance(self.tokenizer, str):
-            if self.tokenizer not in TOKENIZERS:
-                raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)} or a tokenizer "
-                                 f"object, got {self.tokenizer!r}")
-            return TOKENIZERS[self.tokenizer]()
-        if not all(hasattr(self.tokenizer, name) for name in ("fit", "encode", "decode")):
-            raise TypeError("tokenizer must be 'char', 'word' or an object with fit, encode and "
-                            f"decode (such as snnsk.text.CharTokenizer), got {self.tokenizer!r}")
-        return clone(self.tokenizer)
+        # needed to cut the training windows; the module checks the rest of the architecture
+        check_positive_int("context_length", self.context_length)
 
     # ------------------------------------------------------------------ data
     def _sequences(self, docs) -> list[np.ndarray]:
@@ -241,7 +221,7 @@ class SpikeDecoderLM(SpikingMixin, NeuralNet):
         """
         docs = self._documents(X)
         self._check_spiking_params()
-        self.tokenizer_ = self._make_tokenizer().fit(docs)
+        self.tokenizer_ = make_tokenizer(self.tokenizer).fit(docs)
         self.classes_ = np.asarray(self.tokenizer_.tokens_)
         inputs, targets = self._windows(docs)
         return super().fit(inputs, targets, _prepared=True, **fit_params)
@@ -300,28 +280,6 @@ class SpikeDecoderLM(SpikingMixin, NeuralNet):
             log_p = torch.log_softmax(logits, dim=-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
             total += float(log_p[y != PAD_ID].double().sum())
         return total, int((targets != PAD_ID).sum())
-
-    def score(self, X, y=None):
-        """Mean log-likelihood per token in nats (higher is better).
-
-        Parameters
-        ----------
-        X : str or list of str
-        y : None
-            Ignored.
-        """
-        total, n_tokens = self.log_likelihood(X)
-        return total / n_tokens
-
-    def perplexity(self, X) -> float:
-        """``exp(-score(X))``: the effective number of choices per token."""
-        return math.exp(-self.score(X))
-
-    def bits_per_char(self, X) -> float:
-        """Negative log-likelihood in bits divided by the number of characters of ``X``."""
-        docs = self._documents(X)
-        total, _ = self.log_likelihood(docs)
-        return -total / math.log(2) / sum(len(doc) for doc in docs)
 
     def _last_position_logits(self, docs) -> torch.Tensor:
         """Next-token logits after each document ``[n, vocab]`` (last ``context_length`` tokens)."""
@@ -383,12 +341,12 @@ class SpikeDecoderLM(SpikingMixin, NeuralNet):
         check_is_fitted(self)
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
-        _check_int("max_new_tokens", max_new_tokens, 0)
+        check_positive_int("max_new_tokens", max_new_tokens, 0)
         if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
                 or not math.isfinite(temperature) or temperature < 0:
             raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
         if top_k is not None:
-            _check_int("top_k", top_k, 1)
+            check_positive_int("top_k", top_k)
         unknown = self.tokenizer_.unknown_tokens(prompt)
         if unknown:
             raise ValueError(f"prompt contains tokens the model has never seen: {unknown!r}")

@@ -219,7 +219,7 @@ def test_bad_input_gives_clear_errors(fitted):
         SpikeDecoderLM(**SMALL).fit(["text", 3])
     with pytest.raises(ValueError, match=r"heads \(3\) must divide embed_dim \(16\)"):
         SpikeDecoderLM(**{**SMALL, "heads": 3}).fit(["some text"])
-    with pytest.raises(ValueError, match="tokenizer must be one of"):
+    with pytest.raises(ValueError, match="tokenizer must be 'char', 'word' or a tokenizer instance, got 'bpe'"):
         SpikeDecoderLM(tokenizer="bpe").fit(["some text"])
     with pytest.raises(ValueError, match="context_length must be an integer"):
         SpikeDecoderLM(context_length=0).fit(["some text"])
