@@ -28,7 +28,7 @@ from torch import nn
 from ._backends import BACKENDS, make_params, run_lif
 from .surrogate import Surrogate
 
-__all__ = ["lif", "LIF", "NEURON_PARAMS", "set_neuron_params", "spiking_layers"]
+__all__ = ["lif", "LIF", "SpikingLayer", "NEURON_PARAMS", "set_neuron_params", "spiking_layers"]
 
 #: Parameters of :class:`LIF` that can be changed in place on a built network.
 NEURON_PARAMS = ("tau", "threshold", "reset", "v_reset", "refractory", "surrogate", "alpha",
@@ -99,7 +99,18 @@ def lif(
     return (spikes, v) if return_v else spikes
 
 
-class LIF(nn.Module):
+class SpikingLayer(nn.Module):
+    """Marker base class of every layer whose output is a spike tensor, time first.
+
+    :func:`spiking_layers` finds these, so spike statistics and energy
+    estimates see every kind of spiking neuron (LIF, the SSM's stochastic
+    sampler...). A subclass may take a boolean ``mask`` of shape ``[T, B]`` as
+    its second forward argument, marking the steps that are real data (not
+    padding); statistics then count only those steps.
+    """
+
+
+class LIF(SpikingLayer):
     """Multi-step leaky integrate-and-fire neuron: ``[T, ...]`` in, spikes ``[T, ...]`` out.
 
     A thin module around :func:`lif` (see there and the module docstring for
@@ -168,10 +179,14 @@ class LIF(nn.Module):
 
 
 def spiking_layers(module: nn.Module):
-    """Yield ``(name, LIF)`` for every LIF neuron layer inside ``module``."""
+    """Yield ``(name, layer)`` for every :class:`SpikingLayer` (LIF or other) inside ``module``."""
     for name, sub in module.named_modules():
-        if isinstance(sub, LIF):
+        if isinstance(sub, SpikingLayer):
             yield name, sub
+
+
+def _lif_layers(module: nn.Module):
+    return ((name, sub) for name, sub in spiking_layers(module) if isinstance(sub, LIF))
 
 
 def set_neuron_params(module: nn.Module, **params) -> nn.Module:
@@ -188,14 +203,14 @@ def set_neuron_params(module: nn.Module, **params) -> nn.Module:
     unknown = set(params) - set(NEURON_PARAMS)
     if unknown:
         raise ValueError(f"unknown neuron parameters: {sorted(unknown)}; known: {NEURON_PARAMS}")
-    for _, layer in spiking_layers(module):
+    for _, layer in _lif_layers(module):
         updated = {k: v for k, v in params.items() if k not in layer.fixed}
         merged = {name: getattr(layer, name) for name in NEURON_PARAMS if name != "backend"}
         merged.update({k: v for k, v in updated.items() if k != "backend"})
         make_params(**merged)
         if "backend" in updated and updated["backend"] not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {updated['backend']!r}")
-    for _, layer in spiking_layers(module):
+    for _, layer in _lif_layers(module):
         for k, v in params.items():
             if k not in layer.fixed:
                 setattr(layer, k, v)

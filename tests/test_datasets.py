@@ -4,14 +4,18 @@ import doctest
 import pathlib
 import re
 
+import numpy as np
 import pytest
 
 import snnsk.datasets
+import snnsk.datasets.corpus
+import snnsk.datasets.sequences
 from snnsk.datasets import load_corpus, load_text
 
 
-def test_doctests():
-    result = doctest.testmod(snnsk.datasets)
+@pytest.mark.parametrize("module", [snnsk.datasets.corpus, snnsk.datasets.sequences])
+def test_doctests(module):
+    result = doctest.testmod(module)
     assert result.attempted > 0
     assert result.failed == 0
 
@@ -158,3 +162,87 @@ def test_load_text_bad_arguments(text_file, tmp_path):
 def test_load_text_accepts_pathlike(text_file):
     assert isinstance(text_file, pathlib.Path)
     assert load_text(text_file) == load_text(str(text_file))
+
+
+# ------------------------------------------------------------------ sequences
+def test_sequential_digits_are_the_digit_pixels_in_raster_order():
+    from sklearn.datasets import load_digits
+
+    from snnsk.datasets import load_sequential_digits
+
+    X, y = load_sequential_digits()
+    images, labels = load_digits(return_X_y=True)
+    assert X.shape == (1797, 64) and X.dtype == np.float32
+    np.testing.assert_allclose(X, images / 16)
+    np.testing.assert_array_equal(y, labels)
+
+
+def test_permuted_digits_use_one_fixed_permutation_per_seed():
+    from snnsk.datasets import load_sequential_digits
+
+    plain, _ = load_sequential_digits()
+    a, _ = load_sequential_digits(permute=True, random_state=0)
+    b, _ = load_sequential_digits(permute=True, random_state=0)
+    c, _ = load_sequential_digits(permute=True, random_state=1)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    # the same permutation for every image: recover it from one image's pixel columns
+    order = np.argsort(np.random.RandomState(0).permutation(64))
+    np.testing.assert_array_equal(a[:, order], plain)
+    with pytest.raises(ValueError, match="permute must be True or False"):
+        load_sequential_digits(permute="yes")
+
+
+def _evaluate(tokens):
+    """An independent ListOps evaluator over the printed expression."""
+    ops = {"[MAX": max, "[MIN": min, "[MED": lambda v: int(np.floor(np.median(v))),
+           "[SM": lambda v: sum(v) % 10}
+    stack = []
+    for tok in tokens:
+        if tok in ops:
+            stack.append([tok])
+        elif tok == "]":
+            op, *values = stack.pop()
+            value = ops[op](values)
+            if not stack:
+                return value
+            stack[-1].append(value)
+        else:
+            stack[-1].append(int(tok))
+    raise AssertionError("unbalanced expression")
+
+
+def test_listops_labels_are_the_values_of_the_expressions():
+    from snnsk.datasets import LISTOPS_TOKENS, listops_to_string, make_listops
+
+    X, y = make_listops(300, min_length=10, max_length=200, random_state=0)
+    assert len(X) == 300 and y.dtype == np.int64
+    for seq, label in zip(X, y):
+        assert 10 <= len(seq) <= 200 and seq.min() >= 1 and seq.max() < len(LISTOPS_TOKENS)
+        assert _evaluate(listops_to_string(seq).split()) == label
+    assert set(np.unique(y)) == set(range(10))
+
+
+def test_listops_by_hand_and_determinism():
+    from snnsk.datasets import LISTOPS_TOKENS, listops_to_string, make_listops
+
+    ids = [LISTOPS_TOKENS.index(t) for t in "[SM 9 [MED 1 2 7 8 ] 5 ]".split()]
+    assert listops_to_string(np.array(ids + [0, 0])) == "[SM 9 [MED 1 2 7 8 ] 5 ]"
+    assert _evaluate("[SM 9 [MED 1 2 7 8 ] 5 ]".split()) == (9 + 4 + 5) % 10
+    a = make_listops(20, random_state=3)
+    b = make_listops(20, random_state=3)
+    assert all(np.array_equal(p, q) for p, q in zip(a[0], b[0]))
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n_samples=0), "n_samples must be an integer >= 1"),
+    (dict(min_length=50, max_length=20), "max_length must be an integer >= 50"),
+    (dict(max_args=1), "max_args must be an integer >= 2"),
+    (dict(min_length=400, max_length=410, max_depth=1, max_args=2), "could not generate"),
+])
+def test_listops_bad_arguments(kwargs, match):
+    from snnsk.datasets import make_listops
+
+    with pytest.raises(ValueError, match=match):
+        make_listops(**{"n_samples": 2, **kwargs})

@@ -3,6 +3,8 @@
 from .base import SPIKING_PARAMS, SpikingClassifierMixin, SpikingMixin
 from .lm import SpikeDecoderLM
 from .mlp import SpikingMLPClassifier
+from .sequence import SpikingSSMClassifier
 
 __all__ = ["SpikingMixin", "SpikingClassifierMixin", "SpikeDecoderLM", "SpikingMLPClassifier",
+           "SpikingSSMClassifier",
            "SPIKING_PARAMS"]

@@ -56,6 +56,14 @@ def _torch_seed(random_state) -> int | None:
     raise ValueError(f"random_state must be None, an int or a numpy RandomState, got {random_state!r}")
 
 
+def _padding_mask(inputs, spikes):
+    """The ``[T, B]`` boolean mask a spiking layer was called with, if any."""
+    if len(inputs) > 1 and torch.is_tensor(inputs[1]) and inputs[1].dtype == torch.bool \
+            and tuple(inputs[1].shape) == tuple(spikes.shape[:2]):
+        return inputs[1]
+    return None
+
+
 class SpikingMixin:
     """Spiking behaviour for a skorch ``NeuralNet`` subclass.
 
@@ -68,6 +76,9 @@ class SpikingMixin:
     """
 
     _architecture_params: tuple = ()
+    #: The neuron hyperparameters this estimator exposes (forwarded to the module and applied in
+    #: place after fit); an estimator whose model has no simulation steps drops ``timesteps``.
+    _spiking_params: tuple = SPIKING_PARAMS
     #: Hyperparameters that only change the loss (an estimator without them sets ``()``).
     _loss_params: tuple = LOSS_PARAMS
 
@@ -88,9 +99,10 @@ class SpikingMixin:
     # ------------------------------------------------------------------ checks
     def _check_spiking_params(self):
         """Validate the top-level hyperparameters (at fit, as scikit-learn does)."""
-        t = self.timesteps
-        if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 1:
-            raise ValueError(f"timesteps must be a positive integer, got {t!r}")
+        if "timesteps" in self._spiking_params:
+            t = self.timesteps
+            if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 1:
+                raise ValueError(f"timesteps must be a positive integer, got {t!r}")
         if "loss" in self._loss_params and self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if "tet_lambda" in self._loss_params:
@@ -101,7 +113,7 @@ class SpikingMixin:
             _torch_seed(self.random_state)  # raises for a bad type
         # the neuron parameters are checked by building one neuron with them
         LIF(**{name: getattr(self, name)
-               for name in SPIKING_PARAMS + EXTRA_NEURON_PARAMS if name != "timesteps"})
+               for name in self._spiking_params + EXTRA_NEURON_PARAMS if name in NEURON_PARAMS})
 
     # --------------------------------------------------------------- seeding
     @contextlib.contextmanager
@@ -124,7 +136,7 @@ class SpikingMixin:
 
     # --------------------------------------------------------- module wiring
     def _module_params(self) -> dict:
-        names = SPIKING_PARAMS + EXTRA_NEURON_PARAMS + tuple(self._architecture_params)
+        names = self._spiking_params + EXTRA_NEURON_PARAMS + tuple(self._architecture_params)
         return {name: getattr(self, name) for name in names}
 
     def _data_module_kwargs(self) -> dict:
@@ -178,7 +190,7 @@ class SpikingMixin:
             self._initialize_criterion()
             self._initialize_optimizer()
             return self
-        spiking = [name for name in SPIKING_PARAMS + EXTRA_NEURON_PARAMS if name in changed]
+        spiking = [name for name in self._spiking_params + EXTRA_NEURON_PARAMS if name in changed]
         if spiking or changed & set(self._loss_params):
             self._check_spiking_params()
         if spiking:
@@ -221,14 +233,17 @@ class SpikingMixin:
         totals = {}
 
         def hook(name):
-            def record(_module, _inputs, output):
+            def record(_module, inputs, output):
                 spikes = output[0] if isinstance(output, tuple) else output
                 row = totals.setdefault(name, {"neurons": 0, "timesteps": 0, "spikes": 0.0,
                                                "events": 0})
-                row["timesteps"] = spikes.shape[0]
-                row["neurons"] = int(np.prod(spikes.shape[2:])) if spikes.dim() > 2 else 1
+                neurons = int(np.prod(spikes.shape[2:])) if spikes.dim() > 2 else 1
+                row["timesteps"] = max(row["timesteps"], spikes.shape[0])
+                row["neurons"] = neurons
                 row["spikes"] += float(spikes.detach().sum())
-                row["events"] += spikes.numel()
+                mask = _padding_mask(inputs, spikes)
+                # padded steps (a SpikingLayer's optional mask) are not neuron-steps
+                row["events"] += spikes.numel() if mask is None else int(mask.sum()) * neurons
             return record
 
         handles = [layer.register_forward_hook(hook(name))
@@ -289,7 +304,8 @@ class SpikingClassifierMixin(ClassifierMixin):
                 f"{type(self).__name__} requires y to be passed, but the target y is None")
         X = self._validate_X(X, reset=True)
         y = column_or_1d(y, warn=True)
-        check_consistent_length(X, y)
+        # sequence estimators validate X into a dict of arrays (values and lengths)
+        check_consistent_length(next(iter(X.values())) if isinstance(X, dict) else X, y)
         check_classification_targets(y)
         self._label_encoder = LabelEncoder().fit(y)
         self.classes_ = self._label_encoder.classes_

@@ -2,5 +2,6 @@
 
 from .decoder import SpikeDecoder
 from .mlp import SpikingMLP
+from .pspikessm import PSpikeSSM
 
-__all__ = ["SpikeDecoder", "SpikingMLP"]
+__all__ = ["PSpikeSSM", "SpikeDecoder", "SpikingMLP"]

@@ -1,10 +1,5 @@
-"""Datasets for the estimators, all available offline.
+"""Text for the language models, available offline.
 
-Nothing here downloads anything: every loader builds its data from files that
-ship with Python or with snnsk, or reads a file the user names.
-
-Text (for the language models)
-------------------------------
 * :func:`load_corpus` -- English prose documents extracted from the Python
   help text that ships with the interpreter (:mod:`pydoc_data.topics`).
 * :func:`load_text` -- a user's own text file split into documents.
@@ -17,7 +12,7 @@ import numbers
 import os
 import re
 
-from .text import TYPOGRAPHIC_TO_ASCII
+from ..text import TYPOGRAPHIC_TO_ASCII
 
 __all__ = ["load_corpus", "load_text"]
 

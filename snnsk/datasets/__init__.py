@@ -1,0 +1,25 @@
+"""Datasets for the estimators, all available offline.
+
+Nothing here downloads anything: every loader builds its data from files that
+ship with Python, scikit-learn or snnsk, generates it, or reads a file the
+user names.
+
+Text (for the language models)
+------------------------------
+* :func:`load_corpus` -- English prose documents extracted from the Python
+  help text that ships with the interpreter (:mod:`pydoc_data.topics`).
+* :func:`load_text` -- a user's own text file split into documents.
+
+Sequences (for the sequence classifiers)
+----------------------------------------
+* :func:`load_sequential_digits` -- scikit-learn's digits as 64-step pixel
+  sequences, optionally permuted (the small counterpart of sequential and
+  permuted-sequential MNIST).
+* :func:`make_listops` -- the Long Range Arena ListOps task, generated locally.
+"""
+
+from .corpus import load_corpus, load_text
+from .sequences import LISTOPS_TOKENS, listops_to_string, load_sequential_digits, make_listops
+
+__all__ = ["load_corpus", "load_text", "load_sequential_digits", "make_listops", "LISTOPS_TOKENS",
+           "listops_to_string"]
