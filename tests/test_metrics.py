@@ -213,12 +213,9 @@ def test_softmax_attention_baseline_costs_macs():
 
 
 # --------------------------------------------------------------- estimators
-@pytest.fixture(scope="module")
-def digits_mlp(digits):
-    X, y = digits
-    clf = SpikingMLPClassifier(hidden_layer_sizes=(16, 8), threshold=0.3, max_epochs=1,
-                               random_state=0).fit(X[:200], y[:200])
-    return clf, X[200:240]
+@pytest.fixture
+def digits_mlp(small_fitted_mlp, digits):
+    return small_fitted_mlp, digits[0][200:240]
 
 
 def test_estimator_report_agrees_with_spike_stats(digits_mlp):
