@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..neurons import LIF
+from ..opcount import count_macs, count_matmul, count_scaling, counting
 
 __all__ = ["CausalSelfAttention", "KVCache", "causal_linear_attention", "causal_mask",
            "head_decay_rates"]
@@ -89,7 +90,25 @@ def causal_linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
         scores = scores.tril(diagonal=k.shape[-2] - q.shape[-2])
     else:
         scores = scores * causal_mask(q.shape[-2], k.shape[-2], decay, q.device, q.dtype)
+    if counting():
+        _count_linear_attention(q, k, v, scores, decayed=decay is not None)
     return (scores @ v) * scale
+
+
+def _count_linear_attention(q, k, v, scores, decayed):
+    # For snnsk.opcount (energy estimates): only the causal scores are computed;
+    # `scale` folds into the next neuron's threshold, so it is not counted.
+    visible = causal_mask(q.shape[-2], k.shape[-2], device=q.device, dtype=torch.bool)
+    count_matmul("scores", q, k.transpose(-2, -1), keep=visible)
+    if decayed:
+        count_scaling("scores", scores, keep=visible)
+    count_matmul("values", scores, v)
+
+
+def _count_softmax_attention(q, k, v, visible):
+    # The non-spiking baseline's products, so its energy estimate is complete (softmax not counted).
+    count_matmul("scores", q, k.transpose(-2, -1), keep=visible)
+    count_macs("values", q.shape[:-1].numel() * k.shape[-2] * v.shape[-1])
 
 
 class CausalSelfAttention(nn.Module):
@@ -167,5 +186,7 @@ class CausalSelfAttention(nn.Module):
         else:
             mask = causal_mask(n, k.shape[-2], device=x.device, dtype=torch.bool)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            if counting():
+                _count_softmax_attention(q, k, v, mask)
         y = self.proj(y.transpose(2, 3).reshape(t, b, n, e))
         return self.out_norm(y) if self.spiking else y

@@ -1,0 +1,207 @@
+"""skorch callbacks for spiking estimators: firing-rate monitoring and a surrogate sharpness schedule.
+
+Pass them as ``callbacks=[...]`` to any snnsk estimator (or any skorch net
+whose module holds spiking layers).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import pandas as pd
+import torch
+from skorch.callbacks import Callback
+
+from .neurons import set_neuron_params, spiking_layers
+
+__all__ = ["FiringRateMonitor", "SurrogateAlphaSchedule", "firing_rate_history", "SCHEDULES"]
+
+#: Shapes of :class:`SurrogateAlphaSchedule`.
+SCHEDULES = ("linear", "exponential")
+
+
+class FiringRateMonitor(Callback):
+    """Record the firing rate of every spiking layer, each epoch, in the net's history.
+
+    The rates are those of the epoch's **training batches**, counted by forward
+    hooks while they run: no extra forward pass, so it costs one sum per layer
+    per batch. Validation batches are not counted. The weights change during
+    the epoch, so the rate is an average over it, not that of the final
+    weights (use ``spike_stats`` for those).
+
+    Each epoch's history row gets ``"<key>"``, spikes per neuron per step
+    over all spiking layers together, and ``"<key>_<layer>"`` for each layer
+    (the layer's name in the module); :func:`firing_rate_history` gathers
+    them into a table.
+
+    Parameters
+    ----------
+    key : str, default='firing_rate'
+        Prefix of the history keys.
+
+    Examples
+    --------
+    >>> from snnsk import SpikingMLPClassifier
+    >>> from snnsk.callbacks import FiringRateMonitor, firing_rate_history
+    >>> clf = SpikingMLPClassifier(max_epochs=3, callbacks=[FiringRateMonitor()])
+    """
+
+    def __init__(self, key: str = "firing_rate"):
+        self.key = key
+
+    def initialize(self):
+        if not isinstance(self.key, str) or not self.key:
+            raise ValueError(f"key must be a non-empty string, got {self.key!r}")
+        self.handles_ = []
+        self.totals_ = {}
+        self.recording_ = False
+        return self
+
+    def _remove_hooks(self):
+        for handle in self.handles_:
+            handle.remove()
+        self.handles_ = []
+
+    def _hook(self, name):
+        def record(_module, _inputs, output):
+            if not self.recording_:
+                return
+            spikes = (output[0] if isinstance(output, tuple) else output).detach()
+            # tensors, not Python numbers: no device synchronisation per batch
+            total = self.totals_.setdefault(name, [torch.zeros((), dtype=torch.float64,
+                                                               device=spikes.device), 0])
+            total[0] += spikes.sum(dtype=torch.float64)
+            total[1] += spikes.numel()
+        return record
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._remove_hooks()
+        self.totals_ = {}
+        self.handles_ = [layer.register_forward_hook(self._hook(name))
+                         for name, layer in spiking_layers(net.module_)]
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        self.recording_ = bool(training)
+
+    def on_epoch_end(self, net, **kwargs):
+        self._remove_hooks()
+        self.recording_ = False
+        spikes = steps = 0.0
+        for name, (layer_spikes, layer_steps) in self.totals_.items():
+            layer_spikes = float(layer_spikes)
+            net.history.record(f"{self.key}_{name}", layer_spikes / layer_steps)
+            spikes += layer_spikes
+            steps += layer_steps
+        if steps:
+            net.history.record(self.key, spikes / steps)
+
+    def on_train_end(self, net, **kwargs):
+        self._remove_hooks()  # also after an interrupted epoch
+
+
+def firing_rate_history(net, key: str = "firing_rate") -> pd.DataFrame:
+    """The per-layer firing rates a :class:`FiringRateMonitor` recorded, one row per epoch.
+
+    Parameters
+    ----------
+    net : skorch NeuralNet
+        A net trained with a :class:`FiringRateMonitor`.
+    key : str, default='firing_rate'
+        The monitor's ``key``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``epoch`` (from 1), one column per spiking layer.
+    """
+    prefix = f"{key}_"
+    rows = {row["epoch"]: {k[len(prefix):]: v for k, v in row.items() if k.startswith(prefix)}
+            for row in net.history}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    if frame.empty:
+        raise ValueError(f"the history holds no {prefix}* entries: train the net with "
+                         f"FiringRateMonitor(key={key!r}) among its callbacks")
+    frame.index.name = "epoch"
+    return frame
+
+
+def _positive(name, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+class SurrogateAlphaSchedule(Callback):
+    """Sharpen the surrogate gradient over training: ``alpha`` grows from ``start`` to ``stop``.
+
+    A smooth surrogate (small ``alpha``) passes gradient to many neurons and
+    trains fast early; a sharp one (large ``alpha``) matches the true spike
+    function better late (IM-Loss, NeurIPS 2022; snetx's ``EvolvedAlpha``).
+    At the start of epoch ``e`` (from 0) of ``E = epochs``, every LIF gets,
+    in place through :func:`snnsk.neurons.set_neuron_params` (layers that list
+    ``alpha`` in ``fixed`` keep theirs),
+
+    * ``'linear'``: ``start + (stop - start) * e / (E - 1)``;
+    * ``'exponential'``: ``start * (stop / start) ** (e / (E - 1))``;
+
+    and ``stop`` once ``e >= E - 1`` (further epochs, ``partial_fit``). The
+    value is recorded in the history under ``key``. The estimator's own
+    ``alpha`` parameter is left alone (as skorch's ``LRScheduler`` leaves
+    ``lr``), so ``clone`` gives the unscheduled estimator.
+
+    Parameters
+    ----------
+    start : float, default=1.0
+        ``alpha`` of the first epoch (> 0).
+    stop : float, default=4.0
+        ``alpha`` of the last scheduled epoch (> 0).
+    epochs : int or None, default=None
+        Epochs over which alpha grows; ``None`` takes the net's ``max_epochs``.
+    schedule : {'linear', 'exponential'}, default='linear'
+    key : str, default='alpha'
+        History key of the value in effect during each epoch.
+
+    Examples
+    --------
+    >>> from snnsk import SpikingMLPClassifier
+    >>> from snnsk.callbacks import SurrogateAlphaSchedule
+    >>> clf = SpikingMLPClassifier(max_epochs=20,
+    ...                            callbacks=[SurrogateAlphaSchedule(start=2.0, stop=8.0)])
+    """
+
+    def __init__(self, start: float = 1.0, stop: float = 4.0, epochs: int | None = None,
+                 schedule: str = "linear", key: str = "alpha"):
+        self.start = start
+        self.stop = stop
+        self.epochs = epochs
+        self.schedule = schedule
+        self.key = key
+
+    def initialize(self):
+        _positive("start", self.start)
+        _positive("stop", self.stop)
+        epochs = self.epochs
+        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral)
+                                   or epochs < 1):
+            raise ValueError(f"epochs must be None or an integer >= 1, got {epochs!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        return self
+
+    def alpha_at(self, epoch: int, epochs: int) -> float:
+        """``alpha`` for epoch ``epoch`` (from 0) of a schedule over ``epochs`` epochs."""
+        start, stop = float(self.start), float(self.stop)
+        progress = min(epoch / (epochs - 1), 1.0) if epochs > 1 else 1.0
+        if self.schedule == "linear":
+            return start + (stop - start) * progress
+        return start * (stop / start) ** progress
+
+    def on_epoch_begin(self, net, **kwargs):
+        # the net has already opened this epoch's history row
+        epoch = len(net.history) - 1
+        alpha = self.alpha_at(epoch, self.epochs or net.max_epochs)
+        set_neuron_params(net.module_, alpha=alpha)
+        net.history.record(self.key, alpha)
