@@ -343,3 +343,33 @@ def count_macs(op: str, n: int):
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
     entry.add_product(False, 0, n)
+
+
+def count_fanout(op: str, x: torch.Tensor, fanout: torch.Tensor):
+    """Report a layer in which each input entry reaches ``fanout`` outputs (a long convolution).
+
+    Parameters
+    ----------
+    op : str
+        Name of the product; the row is ``"<running module>.<op>"``.
+    x : torch.Tensor
+        The layer's input.
+    fanout : torch.Tensor
+        Outputs each entry of ``x`` is multiplied into, broadcastable to ``x``
+        (e.g. ``L - t`` for step ``t`` of a causal convolution of length ``L``).
+
+    Notes
+    -----
+    Spike input costs one accumulate per spike per output it reaches (the
+    event-driven count, whatever algorithm computes it on a CPU or GPU);
+    real input costs the same number of MACs for every entry.
+    """
+    entry = _active_entry(op)
+    if entry is None:
+        return
+    with torch.no_grad():
+        fanout = torch.broadcast_to(fanout.to(torch.float64), x.shape)
+        dense = int(fanout.sum().item())
+        spike_driven = is_binary(x)
+        synaptic = int(((x != 0) * fanout).sum().item()) if spike_driven else 0
+        entry.add_product(spike_driven, synaptic, dense)

@@ -59,3 +59,16 @@ def test_lm_benchmark_quick_run_prints_tables():
     training, generation = tables[0][1][0], tables[1][1][0]
     assert all(float(c) > 0 for c in training[:5])
     assert generation[-1] == "yes"  # cached and uncached generation wrote the same text
+
+
+def test_ssm_benchmarks_quick_runs_print_their_tables():
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    speed = subprocess.run([sys.executable, str(bench / "ssm.py"), "--quick"], capture_output=True,
+                           text=True, timeout=600)
+    assert speed.returncode == 0, speed.stderr
+    assert "log-log slope" in speed.stdout and "LIF/sampler" in speed.stdout
+    quality = subprocess.run([sys.executable, str(bench / "ssm_quality.py"), "--quick"],
+                             capture_output=True, text=True, timeout=600)
+    assert quality.returncode == 0, quality.stderr
+    assert "bag-of-tokens LogisticRegression" in quality.stdout
+    assert "fraction of neurons spiking per step" in quality.stdout

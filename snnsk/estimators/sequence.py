@@ -289,6 +289,14 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
             self.criterion_ = self.initialized_instance(self.criterion, kwargs)
         return self
 
+    def set_params(self, **params):
+        """Set parameters (see :meth:`SpikingMixin.set_params`); a new ``ssm_lr`` rebuilds the optimizer."""
+        super().set_params(**params)
+        if "ssm_lr" in params and self.initialized_ and hasattr(self, "module_"):
+            self._check_spiking_params()
+            self._initialize_optimizer()
+        return self
+
     def initialize_optimizer(self, triggered_directly=None):
         """The optimizer, with the SSM dynamics in their own group (``ssm_lr``, no weight decay)."""
         ssm_ids = {id(p) for p in self.module_.ssm_parameters()}

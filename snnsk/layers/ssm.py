@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..neurons import LIF, SpikingLayer
+from ..opcount import count_fanout, counting
 
 __all__ = ["S4DKernel", "S4DConv", "fft_conv", "ssm_recurrence", "SpikeSampler", "SAMPLING_MODES",
            "SpikeMixer", "ClampFuse", "ChannelAffine", "MaskedLIF", "KERNEL_INITS"]
@@ -115,11 +116,19 @@ class S4DKernel(nn.Module):
         a = torch.complex(-torch.exp(self.log_neg_a_real), self.a_imag)
         dt_a = torch.exp(self.log_dt)[:, None] * a
         d_b = (torch.exp(dt_a) - 1) / a
-        steps = torch.arange(length, device=dt_a.device, dtype=dt_a.real.dtype)
-        # Vandermonde product: dA^l = exp(l · dt A), all l at once
-        powers = torch.exp(dt_a[..., None] * steps)
         weights = torch.view_as_complex(self.c) * d_b
-        return 2 * torch.einsum("chn,hnl->chl", weights, powers).real
+        # Vandermonde product K[l] = Σ_n w_n dA_n^l, with l = a·S + b split into blocks of
+        # S ≈ √L steps: dA^l = dA^(a·S) · dA^b turns it into one batched matrix product
+        # over N, with intermediates of size N·√L instead of N·L per channel (which, at
+        # long L, left the cache and made the kernel, not the FFT, the cost that grew).
+        block = math.isqrt(length - 1) + 1
+        n_blocks = -(-length // block)
+        real = dt_a.real.dtype
+        fine = torch.exp(dt_a[..., None] * torch.arange(block, device=dt_a.device, dtype=real))
+        coarse = torch.exp(dt_a[..., None]
+                           * (torch.arange(n_blocks, device=dt_a.device, dtype=real) * block))
+        blocks = torch.einsum("chna,hnb->chab", weights[..., None] * coarse, fine)
+        return 2 * blocks.reshape(*blocks.shape[:2], -1)[..., :length].real
 
 
 def fft_conv(u: torch.Tensor, kernel: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
@@ -206,7 +215,18 @@ class S4DConv(nn.Module):
         return self.kernel.ssm_parameters()
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
+        if counting():
+            self._count_operations(u)
         return fft_conv(u, self.kernel(u.shape[0]), self.d)
+
+    def _count_operations(self, u: torch.Tensor):
+        # Step t reaches the L - t later outputs (the backward kernel: the t + 1 earlier ones),
+        # its own included, where D is added too: the event-driven cost of the convolution.
+        steps = torch.arange(u.shape[0], device=u.device)
+        reach = u.shape[0] - steps
+        if self.bidirectional:
+            reach = reach + steps + 1
+        count_fanout("convolution", u, reach.reshape(-1, *([1] * (u.dim() - 1))))
 
 
 def _apply_mask(spikes: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:

@@ -112,6 +112,8 @@ def test_ssm_dynamics_get_their_own_learning_rate_and_no_weight_decay(digits):
     assert all(g["lr"] == 2e-2 and g["weight_decay"] > 0 for g in others)
     n_params = sum(len(g["params"]) for g in groups)
     assert n_params == len(list(clf.module_.parameters()))
+    clf.set_params(ssm_lr=1e-4)
+    assert [g["lr"] for g in clf.optimizer_.param_groups if g["weight_decay"] == 0.0] == [1e-4]
 
 
 def test_grid_search_over_the_issue_grid(digits):

@@ -184,3 +184,17 @@ def test_mixer_and_channel_affine():
     torch.testing.assert_close(mixer(s), expected)
     affine = ChannelAffine(2, scale=2.0, bias=-1.0)
     assert affine(torch.tensor([[1.0, 3.0]])).tolist() == [[1.0, 5.0]]
+
+
+@pytest.mark.parametrize("bidirectional, expected", [(False, 3 + 1), (True, (3 + 1) + (1 + 3))])
+def test_operation_count_of_the_convolution_by_hand(bidirectional, expected):
+    from snnsk.opcount import OperationCounter
+
+    # spikes at steps 0 and 2 of a 3-step, one-channel sequence: step 0 reaches 3 outputs
+    # forward (and 1 backward), step 2 reaches 1 forward (and 3 backward)
+    conv = S4DConv(1, 2, bidirectional=bidirectional)
+    with OperationCounter(conv) as counter:
+        conv(torch.tensor([1.0, 0.0, 1.0]).reshape(3, 1, 1))
+    (entry,) = [e for name, e in counter.layers.items() if name.endswith("convolution")]
+    assert entry.synaptic_ops == expected and entry.macs == 0
+    assert entry.dense_macs == (6 if not bidirectional else 12)
