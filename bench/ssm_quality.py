@@ -13,6 +13,7 @@
 Usage::
 
     python bench/ssm_quality.py            # what bench/BENCHMARKS.md reports (~15 min)
+    python bench/ssm_quality.py --task digits   # one of the two tasks
     python bench/ssm_quality.py --quick    # a smoke run
 """
 
@@ -75,6 +76,7 @@ def report(name, clf, seconds, scores, X_test, extra=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny models, a smoke run")
+    parser.add_argument("--task", choices=["both", "digits", "listops"], default="both")
     parser.add_argument("--listops-samples", type=int, default=4000)
     parser.add_argument("--listops-max-length", type=int, default=256)
     args = parser.parse_args(argv)
@@ -86,6 +88,13 @@ def main(argv=None):
         n_listops = 200
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads")
 
+    if args.task != "listops":
+        run_digits(digits_model)
+    if args.task != "digits":
+        run_listops(listops_model, n_listops, args.listops_max_length)
+
+
+def run_digits(digits_model):
     X, y = load_sequential_digits(permute=True, random_state=0)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y,
                                                         random_state=0)
@@ -93,7 +102,9 @@ def main(argv=None):
     report(f"permuted sequential digits (64 steps, {len(X_train)} train / {len(X_test)} test)",
            clf, seconds, scores, X_test)
 
-    X, y = make_listops(n_listops, 32, args.listops_max_length, random_state=0)
+
+def run_listops(listops_model, n_listops, max_length):
+    X, y = make_listops(n_listops, 32, max_length, random_state=0)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y,
                                                         random_state=0)
     bag = CountVectorizer(token_pattern=r"\S+", lowercase=False)
