@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.utils import check_random_state
+
+from .._validation import check_int
 
 __all__ = ["load_sequential_digits", "make_listops", "LISTOPS_TOKENS", "listops_to_string"]
 
@@ -23,12 +23,6 @@ _OPERATORS = {
 }
 _OPERATOR_IDS = {name: LISTOPS_TOKENS.index(name) for name in _OPERATORS}
 _CLOSE_ID = LISTOPS_TOKENS.index("]")
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def load_sequential_digits(permute: bool = False, random_state=None):
@@ -124,11 +118,11 @@ def make_listops(n_samples: int = 2000, min_length: int = 32, max_length: int = 
     >>> listops_to_string(X[0])  # doctest: +SKIP
     '[SM 3 [MAX 5 2 ] 7 ]'
     """
-    n_samples = _check_int("n_samples", n_samples, 1)
-    min_length = _check_int("min_length", min_length, 3)
-    max_length = _check_int("max_length", max_length, min_length)
-    max_depth = _check_int("max_depth", max_depth, 1)
-    max_args = _check_int("max_args", max_args, 2)
+    n_samples = check_int("n_samples", n_samples, 1)
+    min_length = check_int("min_length", min_length, 3)
+    max_length = check_int("max_length", max_length, min_length)
+    max_depth = check_int("max_depth", max_depth, 1)
+    max_args = check_int("max_args", max_args, 2)
     rng = check_random_state(random_state)
     # Long expressions need a supercritical branching rate: the leaf
     # probability is drawn per attempt, LRA's 3/4 for short targets down to

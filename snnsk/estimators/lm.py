@@ -19,7 +19,8 @@ from skorch import NeuralNet
 from skorch.utils import to_tensor
 
 from ..lm_scores import LanguageModelScoresMixin
-from ..models.decoder import SpikeDecoder, check_positive_int
+from .._validation import check_int
+from ..models.decoder import SpikeDecoder
 from ..text import BOS_ID, PAD_ID, UNK_ID, check_documents, make_tokenizer
 from .base import SpikingMixin, _torch_seed
 
@@ -171,7 +172,7 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
     def _check_spiking_params(self):
         super()._check_spiking_params()
         # needed to cut the training windows; the module checks the rest of the architecture
-        check_positive_int("context_length", self.context_length)
+        check_int("context_length", self.context_length)
 
     # ------------------------------------------------------------------ data
     def _sequences(self, docs) -> list[np.ndarray]:
@@ -341,12 +342,12 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         check_is_fitted(self)
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
-        check_positive_int("max_new_tokens", max_new_tokens, 0)
+        check_int("max_new_tokens", max_new_tokens, 0)
         if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
                 or not math.isfinite(temperature) or temperature < 0:
             raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
         if top_k is not None:
-            check_positive_int("top_k", top_k)
+            check_int("top_k", top_k)
         unknown = self.tokenizer_.unknown_tokens(prompt)
         if unknown:
             raise ValueError(f"prompt contains tokens the model has never seen: {unknown!r}")

@@ -20,7 +20,7 @@ _SEQUENCE_FORMS = ("an array (n_samples, length) or (n_samples, length, channels
                    "or a list of sequences of shape (length,) or (length, channels)")
 
 
-def _as_sequences(X, tokens: bool) -> list[np.ndarray] | np.ndarray:
+def _as_sequences(X) -> list[np.ndarray] | np.ndarray:
     """X as one regular numeric array, or as a list of per-sample arrays (ragged)."""
     if scipy.sparse.issparse(X):
         raise TypeError("sparse input is not supported; X must be " + _SEQUENCE_FORMS)
@@ -63,7 +63,7 @@ def pad_sequences(X, tokens: bool = False):
     lengths : ndarray of shape (n,), int64
         Each sequence's real length.
     """
-    seqs = _as_sequences(X, tokens)
+    seqs = _as_sequences(X)
     if isinstance(seqs, np.ndarray):
         if seqs.ndim not in (2, 3) or (tokens and seqs.ndim != 2):
             expected = "(n_samples, length) token ids" if tokens else _SEQUENCE_FORMS

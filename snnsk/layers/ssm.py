@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._validation import check_positive_int
 from ..neurons import LIF, SpikingLayer
 from ..opcount import count_fanout, counting
 
@@ -37,11 +38,6 @@ __all__ = ["S4DKernel", "S4DConv", "fft_conv", "ssm_recurrence", "SpikeSampler",
 KERNEL_INITS = ("inv", "lin")
 #: How a :class:`SpikeSampler` turns probabilities into outputs at inference.
 SAMPLING_MODES = ("bernoulli", "expected", "threshold")
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 class S4DKernel(nn.Module):
@@ -74,8 +70,8 @@ class S4DKernel(nn.Module):
     def __init__(self, d_model: int, d_state: int = 64, channels: int = 1, init: str = "inv",
                  dt_min: float = 1e-3, dt_max: float = 1e-1, generator=None):
         super().__init__()
-        _check_positive_int("d_model", d_model)
-        _check_positive_int("channels", channels)
+        check_positive_int("d_model", d_model)
+        check_positive_int("channels", channels)
         if isinstance(d_state, bool) or not isinstance(d_state, int) or d_state < 2 or d_state % 2:
             raise ValueError(f"d_state must be an even integer >= 2, got {d_state!r}")
         if init not in KERNEL_INITS:
@@ -102,21 +98,22 @@ class S4DKernel(nn.Module):
         """The parameters of the dynamics (``dt`` and ``A``), trained with their own learning rate."""
         return [self.log_dt, self.log_neg_a_real, self.a_imag]
 
+    def _dt_a(self):
+        """``(A, dt·A)``, complex ``[H, N/2]``: what both the recurrence and the kernel start from."""
+        a = torch.complex(-torch.exp(self.log_neg_a_real), self.a_imag)
+        return a, torch.exp(self.log_dt)[:, None] * a
+
     def discretize(self):
         """Zero-order-hold discretisation: ``(dA, dB, C)``, complex, ``[H, N/2]`` (C: ``[c, H, N/2]``)."""
-        a = torch.complex(-torch.exp(self.log_neg_a_real), self.a_imag)
-        dt_a = torch.exp(self.log_dt)[:, None] * a
+        a, dt_a = self._dt_a()
         d_a = torch.exp(dt_a)
-        d_b = (d_a - 1) / a
-        return d_a, d_b, torch.view_as_complex(self.c)
+        return d_a, (d_a - 1) / a, torch.view_as_complex(self.c)
 
     def forward(self, length: int) -> torch.Tensor:
         """The kernels ``[channels, H, length]`` (real)."""
-        _check_positive_int("length", length)
-        a = torch.complex(-torch.exp(self.log_neg_a_real), self.a_imag)
-        dt_a = torch.exp(self.log_dt)[:, None] * a
-        d_b = (torch.exp(dt_a) - 1) / a
-        weights = torch.view_as_complex(self.c) * d_b
+        check_positive_int("length", length)
+        a, dt_a = self._dt_a()
+        weights = torch.view_as_complex(self.c) * (torch.exp(dt_a) - 1) / a
         # Vandermonde product K[l] = Σ_n w_n dA_n^l, with l = a·S + b split into blocks of
         # S ≈ √L steps: dA^l = dA^(a·S) · dA^b turns it into one batched matrix product
         # over N, with intermediates of size N·√L instead of N·L per channel (which, at

@@ -24,6 +24,7 @@ import numbers
 import torch
 from torch import nn
 
+from .._validation import check_int
 from ..layers.attention import CausalSelfAttention, KVCache
 from ..neurons import LIF, set_neuron_params
 from ..surrogate import ATan
@@ -84,12 +85,6 @@ class _DecoderBlock(nn.Module):
         return x + self.mlp(x)
 
 
-def check_positive_int(name, value, minimum=1):
-    """Raise ValueError naming ``name`` unless ``value`` is an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
 class SpikeDecoder(nn.Module):
     """Spiking GPT-style decoder language model (see the module docstring).
 
@@ -136,7 +131,7 @@ class SpikeDecoder(nn.Module):
                                      ("context_length", context_length, 1),
                                      ("embed_dim", embed_dim, 2), ("heads", heads, 1),
                                      ("blocks", blocks, 1), ("timesteps", timesteps, 1)):
-            check_positive_int(name, value, minimum)
+            check_int(name, value, minimum)
         if embed_dim % heads:
             raise ValueError(f"heads ({heads}) must divide embed_dim ({embed_dim})")
         if spiking not in SPIKING_MODES:
@@ -185,7 +180,7 @@ class SpikeDecoder(nn.Module):
         """Change ``timesteps`` and neuron parameters in place (weights are kept)."""
         if "timesteps" in params:
             timesteps = params.pop("timesteps")
-            check_positive_int("timesteps", timesteps)
+            check_int("timesteps", timesteps)
             self.timesteps = timesteps
         if params:
             set_neuron_params(self, **params)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._validation import check_positive_int
 from ..layers.ssm import (KERNEL_INITS, ChannelAffine, ClampFuse, MaskedLIF, S4DConv, SpikeMixer,
                           SpikeSampler)
 from ..neurons import NEURON_PARAMS, set_neuron_params
@@ -129,8 +130,7 @@ class PSpikeSSM(nn.Module):
         super().__init__()
         for name, value in (("n_classes", n_classes), ("n_features", n_features),
                             ("d_model", d_model), ("n_layers", n_layers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(name, value)
         if vocab_size is not None and (isinstance(vocab_size, bool) or not isinstance(vocab_size, int)
                                        or vocab_size < 1):
             raise ValueError(f"vocab_size must be None or a positive integer, got {vocab_size!r}")
