@@ -6,8 +6,10 @@ spiking core (:mod:`snnsk.neurons`, :mod:`snnsk.surrogate`,
 :mod:`snnsk.encoding`, :mod:`snnsk.losses`) is usable on its own.
 """
 
-from .estimators import SpikeDecoderLM, SpikingMLPClassifier, SpikingSSMClassifier
+from .estimators import (SpikeDecoderLM, SpikingMLPClassifier, SpikingSSMClassifier,
+                         SpikingViTClassifier)
 
 __version__ = "0.1.0"
 
-__all__ = ["SpikeDecoderLM", "SpikingMLPClassifier", "SpikingSSMClassifier", "__version__"]
+__all__ = ["SpikeDecoderLM", "SpikingMLPClassifier", "SpikingSSMClassifier", "SpikingViTClassifier",
+           "__version__"]

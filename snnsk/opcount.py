@@ -48,8 +48,8 @@ from torch import nn
 
 from .neurons import spiking_layers
 
-__all__ = ["OperationCounter", "LayerCount", "count_matmul", "count_scaling", "count_macs",
-           "counting", "is_binary"]
+__all__ = ["OperationCounter", "LayerCount", "count_matmul", "count_elementwise", "count_scaling",
+           "count_macs", "count_fanout", "counting", "is_binary"]
 
 _ACTIVE: contextvars.ContextVar = contextvars.ContextVar("snnsk_operation_counter", default=None)
 
@@ -316,6 +316,24 @@ def count_matmul(op: str, a: torch.Tensor, b: torch.Tensor, keep: torch.Tensor |
             if keep is not None:
                 pairs = pairs * (keep != 0)
             synaptic = int(pairs.sum().item())
+        entry.add_product(spike_driven, synaptic, dense)
+
+
+def count_elementwise(op: str, a: torch.Tensor, b: torch.Tensor):
+    """Report the elementwise product ``a * b`` (broadcast), e.g. a spike mask applied to spikes.
+
+    If ``a`` or ``b`` is binary, each output whose two factors are both
+    nonzero costs one accumulate (for two spike tensors, a logical AND per
+    co-active pair); otherwise every output costs one MAC. The dense count is
+    the number of outputs.
+    """
+    entry = _active_entry(op)
+    if entry is None:
+        return
+    with torch.no_grad():
+        dense = math.prod(torch.broadcast_shapes(a.shape, b.shape))
+        spike_driven = is_binary(a) or is_binary(b)
+        synaptic = int(torch.count_nonzero((a != 0) & (b != 0))) if spike_driven else 0
         entry.add_product(spike_driven, synaptic, dense)
 
 

@@ -16,10 +16,16 @@ Sequences (for the sequence classifiers)
   sequences, optionally permuted (the small counterpart of sequential and
   permuted-sequential MNIST).
 * :func:`make_listops` -- the Long Range Arena ListOps task, generated locally.
+
+Events (for the vision transformers)
+------------------------------------
+* :func:`load_event_digits` -- the digits seen by a simulated event camera
+  (DVS) during small saccades, as ON/OFF event frames.
 """
 
 from .corpus import load_corpus, load_text
+from .events import load_event_digits
 from .sequences import LISTOPS_TOKENS, listops_to_string, load_sequential_digits, make_listops
 
 __all__ = ["load_corpus", "load_text", "load_sequential_digits", "make_listops", "LISTOPS_TOKENS",
-           "listops_to_string"]
+           "listops_to_string", "load_event_digits"]

@@ -4,7 +4,8 @@ from .base import SPIKING_PARAMS, SpikingClassifierMixin, SpikingMixin
 from .lm import SpikeDecoderLM
 from .mlp import SpikingMLPClassifier
 from .sequence import SpikingSSMClassifier
+from .vision import SpikingViTClassifier
 
 __all__ = ["SpikingMixin", "SpikingClassifierMixin", "SpikeDecoderLM", "SpikingMLPClassifier",
-           "SpikingSSMClassifier",
+           "SpikingSSMClassifier", "SpikingViTClassifier",
            "SPIKING_PARAMS"]

@@ -9,6 +9,20 @@ LayerNorm) act on the last dimension, so T behaves like an extra batch axis.
   applied as zeros (no softmax), ``Y = LIF(scale · A V)``, output
   ``Norm(Linear(Y))``. Non-spiking: pre-norm softmax attention of the same
   size, the baseline spiking variants are compared against.
+
+Vision attention (tokens are not ordered, no mask), all spiking and
+multi-head, input ``[T, B, N, D]`` from the residual stream:
+
+* :class:`SpikingSelfAttention` — Spikformer's SSA,
+  ``LIF_0.5(Q Kᵀ V · scale)`` with binary ``Q, K, V`` and no softmax;
+  quadratic in the number of tokens.
+* :class:`SpikeDrivenSelfAttention` — the Spike-driven Transformer's SDSA,
+  ``Q ⊙ LIF_0.5(Σ_tokens K ⊙ V)``; linear in tokens, masks and additions only.
+* :class:`QKTokenAttention` — QKFormer's token attention,
+  ``LIF_0.5(Σ_channels Q) ⊙ K``; linear in tokens, no ``V``.
+
+:func:`vision_attention` builds one by name (``'ssa'``, ``'sdsa'``, ``'qk'``).
+The products between spike tensors are reported to :mod:`snnsk.opcount`.
 """
 
 from __future__ import annotations
@@ -18,10 +32,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..neurons import LIF
-from ..opcount import count_macs, count_matmul, count_scaling, counting
+from ..opcount import count_elementwise, count_macs, count_matmul, count_scaling, counting
+from .linear import LinearBN
 
 __all__ = ["CausalSelfAttention", "KVCache", "causal_linear_attention", "causal_mask",
-           "head_decay_rates"]
+           "head_decay_rates", "SpikingSelfAttention", "SpikeDrivenSelfAttention",
+           "QKTokenAttention", "VISION_ATTENTION", "vision_attention"]
 
 
 class KVCache:
@@ -190,3 +206,153 @@ class CausalSelfAttention(nn.Module):
                 _count_softmax_attention(q, k, v, mask)
         y = self.proj(y.transpose(2, 3).reshape(t, b, n, e))
         return self.out_norm(y) if self.spiking else y
+
+
+# ------------------------------------------------------------------ vision
+
+
+class _HeadedAttention(nn.Module):
+    """Shared plumbing of the vision attention layers: head split/merge and the attention neuron.
+
+    The neuron that thresholds the attention map has its own threshold
+    (0.5 in all three papers), kept when the network's threshold is changed.
+    """
+
+    def __init__(self, embed_dim: int, heads: int, attention_threshold: float, neuron: dict):
+        super().__init__()
+        if embed_dim % heads:
+            raise ValueError(f"heads ({heads}) must divide embed_dim ({embed_dim})")
+        self.heads = heads
+        self.attention_neuron = LIF(**{**neuron, "threshold": attention_threshold},
+                                    fixed=("threshold",))
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        # [T, B, N, E] -> [T, B, h, N, d]
+        t, b, n, e = x.shape
+        return x.view(t, b, n, self.heads, e // self.heads).transpose(2, 3)
+
+    @staticmethod
+    def _merge_heads(x: torch.Tensor) -> torch.Tensor:
+        # [T, B, h, N, d] -> [T, B, N, E]
+        t, b, h, n, d = x.shape
+        return x.transpose(2, 3).reshape(t, b, n, h * d)
+
+
+class SpikingSelfAttention(_HeadedAttention):
+    """Spikformer's spiking self-attention (SSA).
+
+    ``Q, K, V = LIF(BN(Linear(x)))``; ``Y = LIF_0.5(Q Kᵀ V · scale)`` per head
+    (no softmax: every factor is non-negative); output
+    ``LIF(BN(Linear(Y)))``, spikes to be added to the residual stream.
+
+    Parameters
+    ----------
+    embed_dim, heads : int
+        Channels and heads (``heads`` must divide ``embed_dim``).
+    scale : float, default=0.125
+        Constant scale of the attention map (Spikformer's 0.125).
+    attention_threshold : float, default=0.5
+    **neuron
+        Parameters of the other LIF neurons.
+    """
+
+    def __init__(self, embed_dim: int, heads: int, scale: float = 0.125,
+                 attention_threshold: float = 0.5, **neuron):
+        super().__init__(embed_dim, heads, attention_threshold, neuron)
+        self.scale = scale
+        self.qkv = LinearBN(embed_dim, 3 * embed_dim)
+        self.qkv_neuron = LIF(**neuron)
+        self.proj = LinearBN(embed_dim, embed_dim)
+        self.proj_neuron = LIF(**neuron)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # one Linear + BN for Q, K and V: BN is per channel, so this equals three separate ones
+        q, k, v = (self._split_heads(part)
+                   for part in self.qkv_neuron(self.qkv(x)).chunk(3, dim=-1))
+        scores = q @ k.transpose(-2, -1)
+        if counting():
+            count_matmul("scores", q, k.transpose(-2, -1))
+            count_matmul("values", scores, v)
+        y = self.attention_neuron((scores @ v) * self.scale)
+        return self.proj_neuron(self.proj(self._merge_heads(y)))
+
+
+class SpikeDrivenSelfAttention(_HeadedAttention):
+    """The Spike-driven Transformer's self-attention (SDSA).
+
+    Membrane shortcut: the input is first turned into spikes,
+    ``Q, K, V = LIF(BN(Linear(LIF(x))))``; per head and channel
+    ``kv = LIF_0.5(Σ_tokens K ⊙ V)`` (``[T, B, h, 1, d]``), ``Y = Q ⊙ kv``;
+    output ``BN(Linear(Y))``, real-valued, added to the residual
+    (membrane) stream. Cost is linear in the number of tokens.
+
+    Parameters
+    ----------
+    embed_dim, heads : int
+    attention_threshold : float, default=0.5
+    **neuron
+    """
+
+    def __init__(self, embed_dim: int, heads: int, attention_threshold: float = 0.5, **neuron):
+        super().__init__(embed_dim, heads, attention_threshold, neuron)
+        self.input_neuron = LIF(**neuron)
+        self.qkv = LinearBN(embed_dim, 3 * embed_dim)
+        self.qkv_neuron = LIF(**neuron)
+        self.proj = LinearBN(embed_dim, embed_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = (self._split_heads(part) for part in
+                   self.qkv_neuron(self.qkv(self.input_neuron(x))).chunk(3, dim=-1))
+        kv = self.attention_neuron((k * v).sum(dim=-2, keepdim=True))
+        y = q * kv
+        if counting():
+            # Σ_tokens K ⊙ V is the diagonal of Kᵀ V: only those outputs are computed
+            diagonal = torch.eye(k.shape[-1], dtype=torch.bool, device=k.device)
+            count_matmul("kv", k.transpose(-2, -1), v, keep=diagonal)
+            count_elementwise("mask", q, kv)
+        return self.proj(self._merge_heads(y))
+
+
+class QKTokenAttention(_HeadedAttention):
+    """QKFormer's Q-K token attention (QKTA).
+
+    ``Q, K = LIF(BN(Linear(x)))``; per head a token mask
+    ``A = LIF_0.5(Σ_channels Q)`` (``[T, B, h, N, 1]``) selects the tokens of
+    ``K``: ``Y = A ⊙ K``; output ``LIF(BN(Linear(Y)))``. No ``V``, no scale;
+    linear in the number of tokens.
+
+    Parameters
+    ----------
+    embed_dim, heads : int
+    attention_threshold : float, default=0.5
+    **neuron
+    """
+
+    def __init__(self, embed_dim: int, heads: int, attention_threshold: float = 0.5, **neuron):
+        super().__init__(embed_dim, heads, attention_threshold, neuron)
+        self.qk = LinearBN(embed_dim, 2 * embed_dim)
+        self.qk_neuron = LIF(**neuron)
+        self.proj = LinearBN(embed_dim, embed_dim)
+        self.proj_neuron = LIF(**neuron)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k = (self._split_heads(part) for part in self.qk_neuron(self.qk(x)).chunk(2, dim=-1))
+        mask = self.attention_neuron(q.sum(dim=-1, keepdim=True))
+        y = mask * k
+        if counting():
+            count_matmul("token_scores", q, torch.ones(q.shape[-1], 1, dtype=q.dtype,
+                                                       device=q.device))
+            count_elementwise("mask", mask, k)
+        return self.proj_neuron(self.proj(self._merge_heads(y)))
+
+
+#: The vision attention variants by name.
+VISION_ATTENTION = {"ssa": SpikingSelfAttention, "sdsa": SpikeDrivenSelfAttention,
+                    "qk": QKTokenAttention}
+
+
+def vision_attention(name: str, embed_dim: int, heads: int, **neuron) -> nn.Module:
+    """Build a vision attention layer by name: ``'ssa'``, ``'sdsa'`` or ``'qk'``."""
+    if name not in VISION_ATTENTION:
+        raise ValueError(f"attention must be one of {', '.join(VISION_ATTENTION)}, got {name!r}")
+    return VISION_ATTENTION[name](embed_dim, heads, **neuron)

@@ -3,5 +3,6 @@
 from .decoder import SpikeDecoder
 from .mlp import SpikingMLP
 from .pspikessm import PSpikeSSM
+from .spikformer import SpikingViT
 
-__all__ = ["PSpikeSSM", "SpikeDecoder", "SpikingMLP"]
+__all__ = ["PSpikeSSM", "SpikeDecoder", "SpikingMLP", "SpikingViT"]
