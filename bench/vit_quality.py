@@ -33,8 +33,8 @@ from snnsk.datasets import load_event_digits
 VARIANTS = ("ssa", "sdsa", "qk")
 #: The estimator settings measured on digits (8x8 -> 16 tokens of 2x2 patches).
 DIGITS_MODEL = dict(embed_dim=64, depth=2, heads=4, patch_size=2, max_epochs=20, random_state=0)
-#: Event digits: 16x16 frames, 8 frames summed into 4 steps, 4x4 patches -> 16 tokens.
-EVENTS_MODEL = dict(embed_dim=64, depth=2, heads=4, patch_size=4, timesteps=4, max_epochs=20,
+#: Event digits: 16x16 frames, one step per frame (8), 4x4 patches -> 16 tokens.
+EVENTS_MODEL = dict(embed_dim=64, depth=2, heads=4, patch_size=4, timesteps=8, max_epochs=20,
                     random_state=0)
 EVENT_FRAMES = 8
 #: --quick: a tiny model on the first samples, to check that the script runs.
@@ -59,6 +59,11 @@ def _row(name, scores, seconds):
             "folds": " ".join(f"{s:.4f}" for s in scores), "seconds": round(seconds)}
 
 
+def _progress(row):
+    print(f"{row['model']}: mean {row['mean accuracy']:.4f}, folds {row['folds']}, "
+          f"{row['seconds']} s", flush=True)
+
+
 def run_digits(folds, quick):
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
@@ -73,7 +78,7 @@ def run_digits(folds, quick):
         rows.append(_row(f"SpikingViT {attention}", scores, seconds))
         if best is None or scores.mean() > best[1]:
             best = (attention, scores.mean())
-        print(rows[-1], flush=True)
+        _progress(rows[-1])
     print(f"\nDigits, stratified 5-fold CV without shuffling ({folds} folds run); "
           f"settings {DIGITS_MODEL}")
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
@@ -98,7 +103,7 @@ def run_events(folds, quick):
         clf = SpikingViTClassifier(attention, **_settings(EVENTS_MODEL, quick))
         scores, seconds = _cv(clf, X, y, folds)
         rows.append(_row(f"SpikingViT {attention}", scores, seconds))
-        print(rows[-1], flush=True)
+        _progress(rows[-1])
     print(f"\nEvent digits {X.shape[1:]} (load_event_digits(timesteps={EVENT_FRAMES}, "
           f"random_state=0)), stratified 5-fold CV without shuffling ({folds} folds run); "
           f"settings {EVENTS_MODEL}")

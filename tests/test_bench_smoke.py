@@ -72,3 +72,16 @@ def test_ssm_benchmarks_quick_runs_print_their_tables():
     assert quality.returncode == 0, quality.stderr
     assert "bag-of-tokens LogisticRegression" in quality.stdout
     assert "fraction of neurons spiking per step" in quality.stdout
+
+
+def test_vit_quality_quick_run_prints_both_tables():
+    script = SCRIPT.parent / "vit_quality.py"
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True,
+                          timeout=600, env=env, cwd=SCRIPT.parents[1])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    for model in ("SVC (RBF, default)", "SpikingViT ssa", "SpikingViT sdsa", "SpikingViT qk",
+                  "SVC on flattened event frames"):
+        assert model in out, out
+    assert "Firing rate per spiking layer" in out and "blocks.0.attention.attention_neuron" in out

@@ -102,7 +102,7 @@ class SpikingViTClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
         Seeds weight initialisation and shuffling.
     optimizer : torch optimizer, default=torch.optim.AdamW
     lr : float, default=2e-3
-    max_epochs : int, default=30
+    max_epochs : int, default=20
     batch_size : int, default=64
     train_split : None or callable, default=None
     verbose : int, default=0
@@ -157,7 +157,7 @@ class SpikingViTClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
         criterion=None,
         optimizer=torch.optim.AdamW,
         lr=2e-3,
-        max_epochs=30,
+        max_epochs=20,
         batch_size=64,
         iterator_train__shuffle=True,
         train_split=None,
