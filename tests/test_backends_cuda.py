@@ -183,6 +183,36 @@ def test_every_kernel_variant_compiles_with_nvcc_for_sm80_and_sm90(tmp_path):
         assert len(symbols) == len(names), f"{arch}: {len(symbols)} kernels in the cubin"
 
 
+def _nvrtc():
+    try:
+        from cupy.cuda import nvrtc
+
+        nvrtc.getVersion()
+    except Exception as exc:
+        pytest.skip(f"CuPy's NVRTC is not usable here ({type(exc).__name__}: {exc})")
+    return nvrtc
+
+
+@pytest.mark.parametrize("arch", ["compute_80", "compute_90"])
+def test_nvrtc_compiles_every_name_expression(arch):
+    # what CuPy does at run time (no GPU needed): the source, the backend's options and the
+    # kernel names as name expressions, each lowered to its own symbol
+    nvrtc = _nvrtc()
+    names = cuda.kernel_names()
+    program = nvrtc.createProgram(cuda.kernel_source(), cuda.KERNEL_FILE, (), ())
+    try:
+        for name in names:
+            nvrtc.addNameExpression(program, name)
+        try:
+            nvrtc.compileProgram(program, (*cuda.NVRTC_OPTIONS, f"-arch={arch}"))
+        except Exception as exc:
+            pytest.fail(f"{exc}\n{nvrtc.getProgramLog(program)}")
+        assert nvrtc.getProgramLog(program).strip() == ""  # no warnings either
+        assert len({nvrtc.getLoweredName(program, name) for name in names}) == len(names)
+    finally:
+        nvrtc.destroyProgram(program)
+
+
 # ---------------------------------------------------------------------------
 # The kernels built for the host, through the backend's Python side
 # ---------------------------------------------------------------------------
