@@ -31,10 +31,6 @@
 // chunk in registers keeps several loads in flight per thread.
 #define SNNSK_CHUNK 8
 
-// 16-bit storage types are opaque 16-bit words, converted by hand (see below).
-struct snnsk_half { unsigned short bits; };
-struct snnsk_bf16 { unsigned short bits; };
-
 // ---------------------------------------------------------------------------
 // Conversions between the storage type and float32.
 //
@@ -132,64 +128,59 @@ template <> struct snnsk_io<float> {
 
 // H rounded to a 16-bit type may land on the other side of the threshold (a
 // float32 H of 0.9999 rounds to 1.0), and the backward would then take the
-// wrong branch of the hard reset's derivative. store_h moves such a value one
-// unit in the last place back to the forward's side. Both sides of that
-// comparison are positive (threshold > 0), so one step of the bit pattern is
-// one representable value up or down.
+// wrong branch of the hard reset's derivative. snnsk_same_side moves such a
+// value one unit in the last place back to the forward's side. Both sides of
+// that comparison are positive (threshold > 0), so one step of the bit pattern
+// is one representable value up or down.
+template <typename W>
 __device__ __forceinline__ unsigned short snnsk_same_side(
-    unsigned short r, const float rounded, const float h, const float threshold)
+    unsigned short r, const float h, const float threshold)
 {
     const bool above = h >= threshold;
-    if (above != (rounded >= threshold))
+    if (above != (W::to_float(r) >= threshold))
         r = above ? (unsigned short)(r + 1u) : (unsigned short)(r - 1u);
     return r;
 }
 
-template <> struct snnsk_io<snnsk_half> {
-    static __device__ __forceinline__ float load(const snnsk_half v) { return snnsk_half_to_float(v.bits); }
-    static __device__ __forceinline__ snnsk_half store(const float f)
+// 16-bit storage types: opaque 16-bit words with their conversions and the bits of 1.0.
+struct snnsk_half {
+    unsigned short bits;
+    static __device__ __forceinline__ float to_float(const unsigned short b) { return snnsk_half_to_float(b); }
+    static __device__ __forceinline__ unsigned short from_float(const float f) { return snnsk_float_to_half(f); }
+    static __device__ __forceinline__ unsigned short one() { return 0x3c00u; }
+};
+
+struct snnsk_bf16 {
+    unsigned short bits;
+    static __device__ __forceinline__ float to_float(const unsigned short b) { return snnsk_bf16_to_float(b); }
+    static __device__ __forceinline__ unsigned short from_float(const float f) { return snnsk_float_to_bf16(f); }
+    static __device__ __forceinline__ unsigned short one() { return 0x3f80u; }
+};
+
+template <typename W> struct snnsk_io16 {
+    static __device__ __forceinline__ float load(const W v) { return W::to_float(v.bits); }
+    static __device__ __forceinline__ W store(const float f)
     {
-        snnsk_half v;
-        v.bits = snnsk_float_to_half(f);
+        W v;
+        v.bits = W::from_float(f);
         return v;
     }
-    static __device__ __forceinline__ snnsk_half spike(const bool fire)
+    static __device__ __forceinline__ W spike(const bool fire)
     {
-        snnsk_half v;
-        v.bits = fire ? (unsigned short)0x3c00u : (unsigned short)0u;
+        W v;
+        v.bits = fire ? W::one() : (unsigned short)0u;
         return v;
     }
-    static __device__ __forceinline__ snnsk_half store_h(const float h, const float threshold)
+    static __device__ __forceinline__ W store_h(const float h, const float threshold)
     {
-        snnsk_half v;
-        v.bits = snnsk_float_to_half(h);
-        v.bits = snnsk_same_side(v.bits, snnsk_half_to_float(v.bits), h, threshold);
+        W v;
+        v.bits = snnsk_same_side<W>(W::from_float(h), h, threshold);
         return v;
     }
 };
 
-template <> struct snnsk_io<snnsk_bf16> {
-    static __device__ __forceinline__ float load(const snnsk_bf16 v) { return snnsk_bf16_to_float(v.bits); }
-    static __device__ __forceinline__ snnsk_bf16 store(const float f)
-    {
-        snnsk_bf16 v;
-        v.bits = snnsk_float_to_bf16(f);
-        return v;
-    }
-    static __device__ __forceinline__ snnsk_bf16 spike(const bool fire)
-    {
-        snnsk_bf16 v;
-        v.bits = fire ? (unsigned short)0x3f80u : (unsigned short)0u;
-        return v;
-    }
-    static __device__ __forceinline__ snnsk_bf16 store_h(const float h, const float threshold)
-    {
-        snnsk_bf16 v;
-        v.bits = snnsk_float_to_bf16(h);
-        v.bits = snnsk_same_side(v.bits, snnsk_bf16_to_float(v.bits), h, threshold);
-        return v;
-    }
-};
+template <> struct snnsk_io<snnsk_half> : snnsk_io16<snnsk_half> {};
+template <> struct snnsk_io<snnsk_bf16> : snnsk_io16<snnsk_bf16> {};
 
 // ---------------------------------------------------------------------------
 // Surrogate derivatives dS/dx at x = H - threshold (forward is the Heaviside step).
