@@ -125,7 +125,8 @@ def unavailable_reason(device_index: int) -> str | None:
         cupy.cuda.nvrtc.getVersion()
     except Exception as exc:
         return (f"CuPy cannot load NVRTC, the run-time CUDA compiler the kernels need: "
-                f"{type(exc).__name__}: {exc}")
+                f"{type(exc).__name__}: {exc} (pip install 'snnsk[cuda]' installs it as "
+                "nvidia-cuda-nvrtc-cu12)")
     return None
 
 
