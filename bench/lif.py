@@ -52,6 +52,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import os
 import platform
@@ -459,37 +460,42 @@ def gpu_cases(x: torch.Tensor, grad: torch.Tensor, paths: dict):
     return cases
 
 
+def _measure_gpu_size(dtype, N, T, repeats, warmup, skipped, paths, device, timer):
+    """{"copy": ms, (impl, mode): ms or None} for one size; its tensors are freed on return."""
+    gen = torch.Generator(device=device).manual_seed(T)
+    # fires at about a third of the steps
+    x = (torch.randn(T, N, generator=gen, device=device) * 0.8 + 0.7).to(dtype)
+    grad = torch.randn(T, N, generator=gen, device=device).to(dtype)
+    times = {"copy": timer(functools.partial(torch.empty_like(x).copy_, x), repeats, warmup)}
+    for impl, case in gpu_cases(x, grad, paths).items():
+        for mode in GPU_MODES:
+            times[(impl, mode)] = None
+        if isinstance(case, str):
+            skipped.setdefault(impl, case)
+            continue
+        setup, *fns = case
+        for mode, fn in zip(GPU_MODES, fns):
+            try:
+                setup(x.device)
+                times[(impl, mode)] = timer(fn, repeats, warmup)
+            except torch.cuda.OutOfMemoryError:
+                skipped.setdefault(f"{impl} {dtype} N={N} T={T}", "out of GPU memory")
+            except Exception as exc:
+                skipped.setdefault(f"{impl} {dtype}", f"{type(exc).__name__}: {exc}")
+            if device == "cuda":
+                torch.cuda.empty_cache()  # the torch reference's graph is large: start level
+    return times
+
+
 def measure_gpu(Ns, Ts, dtypes, repeats, warmup, skipped, paths, device="cuda", timer=cuda_ms):
-    """{(dtype, N, T): {"copy": ms, (impl, mode): ms or None}}; reasons go to ``skipped``."""
-    results = {}
-    for dtype, N, T in itertools.product(dtypes, Ns, Ts):
-        gen = torch.Generator(device=device).manual_seed(T)
-        # fires at about a third of the steps
-        x = (torch.randn(T, N, generator=gen, device=device) * 0.8 + 0.7).to(dtype)
-        grad = torch.randn(T, N, generator=gen, device=device).to(dtype)
-        dst = torch.empty_like(x)
-        times = {"copy": timer(lambda: dst.copy_(x), repeats, warmup)}
-        del dst
-        for impl, case in gpu_cases(x, grad, paths).items():
-            for mode in GPU_MODES:
-                times[(impl, mode)] = None
-            if isinstance(case, str):
-                skipped.setdefault(impl, case)
-                continue
-            setup, *fns = case
-            for mode, fn in zip(GPU_MODES, fns):
-                try:
-                    setup(x.device)
-                    times[(impl, mode)] = timer(fn, repeats, warmup)
-                except torch.cuda.OutOfMemoryError:
-                    skipped.setdefault(f"{impl} {dtype} N={N} T={T}", "out of GPU memory")
-                except Exception as exc:
-                    skipped.setdefault(f"{impl} {dtype}", f"{type(exc).__name__}: {exc}")
-                if device == "cuda":
-                    torch.cuda.empty_cache()  # the torch reference's graph is large: start level
-        results[(dtype, N, T)] = times
-        del x, grad
-    return results
+    """{(dtype, N, T): {"copy": ms, (impl, mode): ms or None}}; reasons go to ``skipped``.
+
+    ``paths`` receives what each SpikingJelly column runs; ``device`` and
+    ``timer`` exist so the loop and tables can be tried on the CPU.
+    """
+    return {(dtype, N, T): _measure_gpu_size(dtype, N, T, repeats, warmup, skipped, paths, device,
+                                             timer)
+            for dtype, N, T in itertools.product(dtypes, Ns, Ts)}
 
 
 def gpu_header():

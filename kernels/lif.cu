@@ -145,15 +145,27 @@ __device__ __forceinline__ unsigned short snnsk_same_side(
 // 16-bit storage types: opaque 16-bit words with their conversions and the bits of 1.0.
 struct snnsk_half {
     unsigned short bits;
-    static __device__ __forceinline__ float to_float(const unsigned short b) { return snnsk_half_to_float(b); }
-    static __device__ __forceinline__ unsigned short from_float(const float f) { return snnsk_float_to_half(f); }
+    static __device__ __forceinline__ float to_float(const unsigned short b)
+    {
+        return snnsk_half_to_float(b);
+    }
+    static __device__ __forceinline__ unsigned short from_float(const float f)
+    {
+        return snnsk_float_to_half(f);
+    }
     static __device__ __forceinline__ unsigned short one() { return 0x3c00u; }
 };
 
 struct snnsk_bf16 {
     unsigned short bits;
-    static __device__ __forceinline__ float to_float(const unsigned short b) { return snnsk_bf16_to_float(b); }
-    static __device__ __forceinline__ unsigned short from_float(const float f) { return snnsk_float_to_bf16(f); }
+    static __device__ __forceinline__ float to_float(const unsigned short b)
+    {
+        return snnsk_bf16_to_float(b);
+    }
+    static __device__ __forceinline__ unsigned short from_float(const float f)
+    {
+        return snnsk_float_to_bf16(f);
+    }
     static __device__ __forceinline__ unsigned short one() { return 0x3f80u; }
 };
 

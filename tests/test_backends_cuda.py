@@ -61,7 +61,7 @@ FLOAT32_TOLERANCE = dict(rtol=1e-5, atol=1e-6)
 HALF_TOLERANCE = {torch.float16: (5e-3, 1e-2), torch.bfloat16: (3e-2, 6e-2)}
 
 
-def _params(index, dyadic_tau=False, **options):
+def _params(index, dyadic_tau=False):
     """LIF parameters for option set ``index``; scalars rotate over three settings.
 
     With ``dyadic_tau``, 1/tau is exact, so a reference computing ``x / tau``
@@ -75,7 +75,7 @@ def _params(index, dyadic_tau=False, **options):
     reset, surrogate, refractory, detach_reset, decay_input = OPTION_SETS[index]
     return make_params(tau=tau, threshold=threshold, reset=reset, v_reset=v_reset,
                        refractory=refractory, surrogate=surrogate, alpha=alpha,
-                       decay_input=decay_input, detach_reset=detach_reset, **options)
+                       decay_input=decay_input, detach_reset=detach_reset)
 
 
 def _input(shape, p, dtype, seed, device="cpu"):
@@ -311,7 +311,8 @@ def _rounding_probes(target):
     top = values[-1].item() + (values[-1] - values[-2]).item() / 2  # ties up to infinity
     edges = torch.tensor([top, -top, float("inf"), -float("inf"), 3e38, 1e-30], dtype=torch.float32)
     parts = [values.float(), mids, edges]
-    parts += [torch.nextafter(t, torch.full_like(t, d)) for t in (mids, edges[:2]) for d in (-math.inf, math.inf)]
+    parts += [torch.nextafter(t, torch.full_like(t, d))
+              for t in (mids, edges[:2]) for d in (-math.inf, math.inf)]
     return torch.cat(parts)
 
 
@@ -330,9 +331,12 @@ def test_host_conversions_round_like_torch(host_library, tmp_path):
 
     source = tmp_path / "convert.cpp"
     source.write_text(cuda_host.SHIM + cuda.kernel_source() + r"""
-extern "C" void to_half(const float* f, unsigned short* h, long n) { for (long i = 0; i < n; ++i) h[i] = snnsk_float_to_half(f[i]); }
-extern "C" void to_bf16(const float* f, unsigned short* h, long n) { for (long i = 0; i < n; ++i) h[i] = snnsk_float_to_bf16(f[i]); }
-extern "C" void from_half(const unsigned short* h, float* f, long n) { for (long i = 0; i < n; ++i) f[i] = snnsk_half_to_float(h[i]); }
+extern "C" void to_half(const float* f, unsigned short* h, long n)
+{ for (long i = 0; i < n; ++i) h[i] = snnsk_float_to_half(f[i]); }
+extern "C" void to_bf16(const float* f, unsigned short* h, long n)
+{ for (long i = 0; i < n; ++i) h[i] = snnsk_float_to_bf16(f[i]); }
+extern "C" void from_half(const unsigned short* h, float* f, long n)
+{ for (long i = 0; i < n; ++i) f[i] = snnsk_half_to_float(h[i]); }
 """)
     lib_path = tmp_path / "convert.so"
     subprocess.run([cuda_host.compiler(), "-std=c++14", "-O1", "-shared", "-fPIC", "-o", str(lib_path),
@@ -348,7 +352,8 @@ extern "C" void from_half(const unsigned short* h, float* f, long n) { for (long
         out = _call(convert, probes, torch.empty(probes.shape, dtype=torch.int16))
         expected = probes.to(target).view(torch.int16)
         bad = (out != expected).nonzero().flatten()[:5]
-        assert bad.numel() == 0, (target, probes[bad].tolist(), out[bad].tolist(), expected[bad].tolist())
+        assert bad.numel() == 0, (target, probes[bad].tolist(), out[bad].tolist(),
+                                  expected[bad].tolist())
         nan = torch.tensor([float("nan"), -float("nan")])
         assert torch.isnan(_call(convert, nan, torch.empty(2, dtype=torch.int16)).view(target)).all()
 
