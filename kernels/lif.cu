@@ -17,6 +17,13 @@
 // refractory period the forward also writes one bit per step (held or not),
 // packed 32 steps to a word: [ceil(T / 32), N] words.
 //
+// H is stored as its distance to the threshold, U = H - threshold: the argument
+// of the surrogate, which the PyTorch reference computes the same way. In a
+// 16-bit type U keeps its relative precision near the threshold, where the
+// surrogate is largest and steepest (H itself near 1.0 would carry an absolute
+// error of 2^-9 in bfloat16), and rounding never changes its sign, so the sign
+// bit of the stored U is exactly the forward's firing decision.
+//
 // Arithmetic is float32 for every storage type. The forward charge uses the
 // _rn intrinsics, which the compiler never contracts into an FMA, in the
 // operation order of the PyTorch reference on CUDA (where `x / tau` with a
@@ -122,25 +129,7 @@ template <> struct snnsk_io<float> {
     static __device__ __forceinline__ float load(const float v) { return v; }
     static __device__ __forceinline__ float store(const float f) { return f; }
     static __device__ __forceinline__ float spike(const bool fire) { return fire ? 1.0f : 0.0f; }
-    // float32 keeps H exactly: the backward sees the forward's firing decisions
-    static __device__ __forceinline__ float store_h(const float h, const float) { return h; }
 };
-
-// H rounded to a 16-bit type may land on the other side of the threshold (a
-// float32 H of 0.9999 rounds to 1.0), and the backward would then take the
-// wrong branch of the hard reset's derivative. snnsk_same_side moves such a
-// value one unit in the last place back to the forward's side. Both sides of
-// that comparison are positive (threshold > 0), so one step of the bit pattern
-// is one representable value up or down.
-template <typename W>
-__device__ __forceinline__ unsigned short snnsk_same_side(
-    unsigned short r, const float h, const float threshold)
-{
-    const bool above = h >= threshold;
-    if (above != (W::to_float(r) >= threshold))
-        r = above ? (unsigned short)(r + 1u) : (unsigned short)(r - 1u);
-    return r;
-}
 
 // 16-bit storage types: opaque 16-bit words with their conversions and the bits of 1.0.
 struct snnsk_half {
@@ -183,12 +172,6 @@ template <typename W> struct snnsk_io16 {
         v.bits = fire ? W::one() : (unsigned short)0u;
         return v;
     }
-    static __device__ __forceinline__ W store_h(const float h, const float threshold)
-    {
-        W v;
-        v.bits = snnsk_same_side<W>(W::from_float(h), h, threshold);
-        return v;
-    }
 };
 
 template <> struct snnsk_io<snnsk_half> : snnsk_io16<snnsk_half> {};
@@ -224,14 +207,14 @@ __device__ __forceinline__ float snnsk_surrogate(const float x, const float alph
 // DECAY_INPUT: H = V + (X - (V - v_reset)) / tau, else H = V - (V - v_reset) / tau + X.
 // REFRACTORY: a refractory period of `refractory` steps after each spike, during
 //   which the neuron keeps its potential, ignores its input and cannot fire.
-// STORE_H: write H (and the held bits if REFRACTORY) for the backward; off for
-//   inference. STORE_V: write the post-reset potential sequence.
+// STORE_H: write U = H - threshold (and the held bits if REFRACTORY) for the
+//   backward; off for inference. STORE_V: write the post-reset potential sequence.
 // Pointers a variant does not use may be null.
 // ---------------------------------------------------------------------------
 
 template <typename IO, int HARD, int DECAY_INPUT, int REFRACTORY, int STORE_H, int STORE_V>
 __global__ void snnsk_lif_forward(
-    const IO* __restrict__ x, IO* __restrict__ spikes, IO* __restrict__ h_out,
+    const IO* __restrict__ x, IO* __restrict__ spikes, IO* __restrict__ u_out,
     unsigned int* __restrict__ held_out, IO* __restrict__ v_out,
     const int T, const long long N,
     const float threshold, const float v_reset, const float inv_tau, const int refractory)
@@ -276,8 +259,8 @@ __global__ void snnsk_lif_forward(
                 v = h;
             const long long i = (long long)t * N + n;
             spikes[i] = snnsk_io<IO>::spike(fire);
-            if (STORE_H)
-                h_out[i] = snnsk_io<IO>::store_h(h, threshold);
+            if (STORE_H)  // the reference's surrogate argument, H - threshold, in float32
+                u_out[i] = snnsk_io<IO>::store(__fsub_rn(h, threshold));
             if (STORE_V)
                 v_out[i] = snnsk_io<IO>::store(v);
             if (REFRACTORY && STORE_H && ((t & 31) == 31 || t == T - 1)) {
@@ -289,13 +272,15 @@ __global__ void snnsk_lif_forward(
 }
 
 // ---------------------------------------------------------------------------
-// Backward: one reverse pass over time from H (and the held bits).
+// Backward: one reverse pass over time from U = H - threshold (and the held bits).
 //
 // With g = dL/dV[t] carried back from step t + 1 (plus grad_v[t] if given),
 // at a step that was not held:
-//   dL/dH[t] = grad_s[t] * sg + g * dV/dH,   sg = surrogate(H - threshold)
-//   dV/dH    = hard: (1 - S) + through_reset * (v_reset - H) * sg
+//   dL/dH[t] = grad_s[t] * sg + g * dV/dH,   sg = surrogate(U)
+//   dV/dH    = hard: (1 - S) + through_reset * (v_reset - threshold - U) * sg
 //              soft: 1 - through_reset * threshold * sg
+// where S, the forward's spike, is the sign bit of U clear (a tiny negative U
+// may be stored as -0.0, which `U >= 0` would count as a spike).
 //   dL/dX[t] = dL/dH[t] * dh_dx,   dL/dV[t-1] = dL/dH[t] * decay
 // (through_reset = 0 with detach_reset; dh_dx = 1/tau or 1; decay = 1 - 1/tau);
 // at a held step V[t] = V[t-1]: dL/dX[t] = 0 and g passes through unchanged.
@@ -305,7 +290,7 @@ __global__ void snnsk_lif_forward(
 
 template <typename IO, int SG, int HARD, int REFRACTORY, int HAS_GRAD_S, int HAS_GRAD_V>
 __global__ void snnsk_lif_backward(
-    const IO* __restrict__ grad_s, const IO* __restrict__ grad_v, const IO* __restrict__ h_in,
+    const IO* __restrict__ grad_s, const IO* __restrict__ grad_v, const IO* __restrict__ u_in,
     const unsigned int* __restrict__ held_in, IO* __restrict__ grad_x,
     const int T, const long long N,
     const float threshold, const float v_reset, const float alpha, const float aux,
@@ -314,17 +299,18 @@ __global__ void snnsk_lif_backward(
     const long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (n >= N)
         return;
+    const float reset_gap = v_reset - threshold;
     float g = 0.0f;  // dL/dV[t] from the steps after t
     unsigned int held_bits = 0;
 
     for (int t1 = T - 1; t1 >= 0; t1 -= SNNSK_CHUNK) {  // steps t1, t1 - 1, ... down the chunk
-        float hs[SNNSK_CHUNK], gs[SNNSK_CHUNK], gv[SNNSK_CHUNK];
+        float us[SNNSK_CHUNK], gs[SNNSK_CHUNK], gv[SNNSK_CHUNK];
 #pragma unroll
         for (int k = 0; k < SNNSK_CHUNK; ++k) {
             const int t = t1 - k;
             if (t >= 0) {
                 const long long i = (long long)t * N + n;
-                hs[k] = snnsk_io<IO>::load(h_in[i]);
+                us[k] = snnsk_io<IO>::load(u_in[i]);
                 gs[k] = HAS_GRAD_S ? snnsk_io<IO>::load(grad_s[i]) : 0.0f;
                 gv[k] = HAS_GRAD_V ? snnsk_io<IO>::load(grad_v[i]) : 0.0f;
             }
@@ -345,12 +331,13 @@ __global__ void snnsk_lif_backward(
                     continue;
                 }
             }
-            const float h = hs[k];
-            const float sg = snnsk_surrogate<SG>(h - threshold, alpha, aux);
+            const float u = us[k];
+            const float sg = snnsk_surrogate<SG>(u, alpha, aux);
             float dv_dh;
-            if (HARD)
-                dv_dh = (h >= threshold ? 0.0f : 1.0f) + through_reset * (v_reset - h) * sg;
-            else
+            if (HARD) {
+                const bool fired = (__float_as_uint(u) >> 31) == 0u;
+                dv_dh = (fired ? 0.0f : 1.0f) + through_reset * (reset_gap - u) * sg;
+            } else
                 dv_dh = 1.0f - through_reset * threshold * sg;
             const float gh = (HAS_GRAD_S ? gs[k] * sg : 0.0f) + g * dv_dh;
             grad_x[i] = snnsk_io<IO>::store(gh * dh_dx);

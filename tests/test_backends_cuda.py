@@ -55,10 +55,13 @@ T_VALUES = (1, 2, 8, 33)
 LOSS_MODES = ("s", "s+v", "sv", "v")
 FLOAT32_TOLERANCE = dict(rtol=1e-5, atol=1e-6)
 # (normwise relative error, largest error relative to the largest gradient) for 16-bit
-# gradients against the float32 reference. Measured on the host build over this file's
-# cases: at most 7e-4 / 2e-3 (float16) and 6e-3 / 1.7e-2 (bfloat16): H is stored with
-# 11 / 8 significant bits and the surrogate is evaluated on it.
-HALF_TOLERANCE = {torch.float16: (5e-3, 1e-2), torch.bfloat16: (3e-2, 6e-2)}
+# gradients against the float32 reference. u = H - threshold is stored with 11 (float16) or
+# 8 (bfloat16) significant bits and the surrogate is evaluated on it: where the surrogate is
+# steep but small (the triangle's tail: slope alpha^2) that rounding is a few percent of
+# the element. Measured worst on the host build over this file's cases: 2.0e-3 / 2.6e-3
+# (float16), 1.8e-2 / 2.8e-2 (bfloat16); the bounds leave room for the GPU cases' other
+# sizes and tau.
+HALF_TOLERANCE = {torch.float16: (1e-2, 2e-2), torch.bfloat16: (6e-2, 1e-1)}
 
 
 def _params(index, dyadic_tau=False):
@@ -358,10 +361,12 @@ extern "C" void from_half(const unsigned short* h, float* f, long n)
         assert torch.isnan(_call(convert, nan, torch.empty(2, dtype=torch.int16)).view(target)).all()
 
 
-def test_16_bit_h_stays_on_the_forward_side_of_the_threshold(host_launched):
-    # decay_input=False, tau=1: H = v_reset + x at the first step, here 0.5 - 3e-8 in float32:
-    # no spike. Rounded to 16 bits that is 0.5, the threshold; stored so, the backward would
-    # take the fired branch of the hard reset's derivative (dV/dH = -0.5 instead of +0.5).
+def test_16_bit_storage_keeps_the_firing_decision_just_below_the_threshold(host_launched):
+    # decay_input=False, tau=1: H = v_reset + x at the first step, here 0.5 - 2^-25 in
+    # float32: no spike. Stored as H itself in 16 bits that would round to 0.5, the
+    # threshold; stored as u = H - threshold = -2^-25 it rounds to -0.0 in float16. Either
+    # way a backward testing `>= threshold` would take the fired branch of the hard reset's
+    # derivative (dV/dH = -0.5 instead of +0.5); the sign bit of u does not.
     p = make_params(tau=1.0, threshold=0.5, v_reset=-3e-8, decay_input=False, surrogate="triangle")
     for dtype in (torch.float16, torch.bfloat16):
         x = torch.full((2, 3), 0.5, dtype=dtype)

@@ -8,19 +8,21 @@ per kernel and device, on disk by CuPy across processes).
 
 * One thread per neuron walks the whole time loop, the membrane potential in a
   register. Training moves the ideal 6 elements per neuron and step: the
-  forward reads ``x`` and writes the spikes and ``h``, the pre-reset
-  potential, which is all the backward needs (plus one bit per step marking
-  refractory steps, when there is a refractory period); the backward reads the
-  spike gradient and ``h`` and writes the input gradient in one reverse pass.
-  The potential sequence ``v`` is written only with ``return_v=True``.
+  forward reads ``x`` and writes the spikes and the pre-reset potential H,
+  which is all the backward needs (plus one bit per step marking refractory
+  steps, when there is a refractory period); the backward reads the spike
+  gradient and H and writes the input gradient in one reverse pass. The
+  potential sequence ``v`` is written only with ``return_v=True``.
+* H is stored as ``u = H - threshold``, the surrogate's argument: in 16 bits it
+  keeps its relative precision near the threshold, and its sign bit is exactly
+  the forward's firing decision (rounding never flips a sign).
 * float32, float16 and bfloat16 storage, float32 arithmetic. float32 spikes and
   potentials equal the ``torch`` backend's on the same device bit for bit (the
   kernel follows its operation order, including PyTorch's ``x * (1 / tau)``
   for a division by a scalar on CUDA). A 16-bit input gives the spikes and
   potentials (rounded) of the ``torch`` backend run in float32 on the same
-  values; the stored ``h`` is rounded to the nearest 16-bit value on the same
-  side of the threshold as the float32 one, so the backward always takes the
-  forward's branch.
+  values; its gradients carry the 16-bit rounding of ``u`` and of the
+  gradients themselves.
 * Launched on PyTorch's current stream of the tensor's device, so it orders
   correctly with the surrounding PyTorch work and on any GPU of a multi-GPU
   machine. Non-contiguous inputs are copied to a contiguous layout first.
@@ -191,9 +193,10 @@ def _backward_scalars(p: LIFParams) -> tuple:
 
 
 def _run_forward(x: torch.Tensor, p: LIFParams, store_h: bool, return_v: bool):
-    """Run the forward kernel on a contiguous ``[T, N]`` ``x``; returns spikes, h, held, v.
+    """Run the forward kernel on a contiguous ``[T, N]`` ``x``; returns spikes, u, held, v.
 
-    ``held`` (int32 ``[ceil(T / 32), N]``, bit ``t % 32`` of word ``t // 32``:
+    ``u`` is the pre-reset potential minus the threshold (only with
+    ``store_h``); ``held`` (int32 ``[ceil(T / 32), N]``, bit ``t % 32`` of word ``t // 32``:
     step ``t`` was refractory) exists only with ``store_h`` and a refractory
     period. Outputs not stored are ``None``. Every buffer is fully written by
     the kernel, so none is zero-filled.
@@ -201,26 +204,26 @@ def _run_forward(x: torch.Tensor, p: LIFParams, store_h: bool, return_v: bool):
     T, N = x.shape
     refractory = p.refractory > 0
     spikes = torch.empty_like(x)
-    h = torch.empty_like(x) if store_h else None
+    u = torch.empty_like(x) if store_h else None
     held = x.new_empty(((T + 31) // 32, N), dtype=torch.int32) if store_h and refractory else None
     v = torch.empty_like(x) if return_v else None
     if N:
         name = forward_name(STORAGE[x.dtype], p.hard_reset, p.decay_input, refractory, store_h,
                             return_v)
-        _launch(name, N, (_ptr(x), _ptr(spikes), _ptr(h), _ptr(held), _ptr(v), np.int32(T),
+        _launch(name, N, (_ptr(x), _ptr(spikes), _ptr(u), _ptr(held), _ptr(v), np.int32(T),
                           np.int64(N), *_forward_scalars(p)), x.device)
-    return spikes, h, held, v
+    return spikes, u, held, v
 
 
-def _run_backward(grad_s, grad_v, h: torch.Tensor, held, p: LIFParams) -> torch.Tensor:
+def _run_backward(grad_s, grad_v, u: torch.Tensor, held, p: LIFParams) -> torch.Tensor:
     """Run the backward kernel; ``grad_s`` or ``grad_v`` may be ``None`` (not both)."""
-    T, N = h.shape
-    grad_x = torch.empty_like(h)
+    T, N = u.shape
+    grad_x = torch.empty_like(u)
     if N:
-        name = backward_name(STORAGE[h.dtype], SURROGATE_CODES[p.surrogate.name], p.hard_reset,
+        name = backward_name(STORAGE[u.dtype], SURROGATE_CODES[p.surrogate.name], p.hard_reset,
                              p.refractory > 0, grad_s is not None, grad_v is not None)
-        _launch(name, N, (_ptr(grad_s), _ptr(grad_v), _ptr(h), _ptr(held), _ptr(grad_x),
-                          np.int32(T), np.int64(N), *_backward_scalars(p)), h.device)
+        _launch(name, N, (_ptr(grad_s), _ptr(grad_v), _ptr(u), _ptr(held), _ptr(grad_x),
+                          np.int32(T), np.int64(N), *_backward_scalars(p)), u.device)
     return grad_x
 
 
@@ -230,19 +233,19 @@ class LIFFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, p: LIFParams, return_v: bool):
         ctx.set_materialize_grads(False)  # an unused output's gradient stays None, never zeros
-        spikes, h, held, v = _run_forward(x, p, True, return_v)
+        spikes, u, held, v = _run_forward(x, p, True, return_v)
         ctx.p = p
-        ctx.save_for_backward(h, held)
+        ctx.save_for_backward(u, held)
         return spikes, v
 
     @staticmethod
     def backward(ctx, grad_s, grad_v):
         if grad_s is None and grad_v is None:
             return None, None, None
-        h, held = ctx.saved_tensors
+        u, held = ctx.saved_tensors
         grad_s = grad_s.contiguous() if grad_s is not None else None
         grad_v = grad_v.contiguous() if grad_v is not None else None
-        return _run_backward(grad_s, grad_v, h, held, ctx.p), None, None
+        return _run_backward(grad_s, grad_v, u, held, ctx.p), None, None
 
 
 def lif_cuda(x: torch.Tensor, p: LIFParams, return_v: bool = False):
