@@ -131,45 +131,30 @@ template <> struct snnsk_io<float> {
     static __device__ __forceinline__ float spike(const bool fire) { return fire ? 1.0f : 0.0f; }
 };
 
-// 16-bit storage types: opaque 16-bit words with their conversions and the bits of 1.0.
-struct snnsk_half {
-    unsigned short bits;
-    static __device__ __forceinline__ float to_float(const unsigned short b)
-    {
-        return snnsk_half_to_float(b);
-    }
-    static __device__ __forceinline__ unsigned short from_float(const float f)
-    {
-        return snnsk_float_to_half(f);
-    }
-    static __device__ __forceinline__ unsigned short one() { return 0x3c00u; }
-};
+// 16-bit storage types: opaque 16-bit words, widened, narrowed and given the
+// bits of 1.0 by overloads on the type.
+struct snnsk_half { unsigned short bits; };
+struct snnsk_bf16 { unsigned short bits; };
 
-struct snnsk_bf16 {
-    unsigned short bits;
-    static __device__ __forceinline__ float to_float(const unsigned short b)
-    {
-        return snnsk_bf16_to_float(b);
-    }
-    static __device__ __forceinline__ unsigned short from_float(const float f)
-    {
-        return snnsk_float_to_bf16(f);
-    }
-    static __device__ __forceinline__ unsigned short one() { return 0x3f80u; }
-};
+__device__ __forceinline__ float snnsk_widen(const snnsk_half v) { return snnsk_half_to_float(v.bits); }
+__device__ __forceinline__ float snnsk_widen(const snnsk_bf16 v) { return snnsk_bf16_to_float(v.bits); }
+__device__ __forceinline__ void snnsk_narrow(float f, snnsk_half& v) { v.bits = snnsk_float_to_half(f); }
+__device__ __forceinline__ void snnsk_narrow(float f, snnsk_bf16& v) { v.bits = snnsk_float_to_bf16(f); }
+__device__ __forceinline__ unsigned short snnsk_one_bits(const snnsk_half) { return 0x3c00u; }
+__device__ __forceinline__ unsigned short snnsk_one_bits(const snnsk_bf16) { return 0x3f80u; }
 
 template <typename W> struct snnsk_io16 {
-    static __device__ __forceinline__ float load(const W v) { return W::to_float(v.bits); }
+    static __device__ __forceinline__ float load(const W v) { return snnsk_widen(v); }
     static __device__ __forceinline__ W store(const float f)
     {
         W v;
-        v.bits = W::from_float(f);
+        snnsk_narrow(f, v);
         return v;
     }
     static __device__ __forceinline__ W spike(const bool fire)
     {
         W v;
-        v.bits = fire ? W::one() : (unsigned short)0u;
+        v.bits = fire ? snnsk_one_bits(W()) : (unsigned short)0u;
         return v;
     }
 };
