@@ -1,9 +1,11 @@
 # `make test` and `make demo` each create .venv and install what they need first.
 # TORCH_SPEC picks the torch build: the default is the CPU wheel; a GPU user can pass e.g.
-#   make test TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126"
+#   make test TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126" EXTRAS=dev,cuda
+# (EXTRAS=dev,cuda also installs CuPy, which the 'cupy' backend and the GPU tests need).
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= dev
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.snnsk-installed
@@ -19,7 +21,7 @@ $(PY):
 $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH_SPEC)
-	$(PIP) install --quiet -e ".[dev]"
+	$(PIP) install --quiet -e ".[$(EXTRAS)]"
 	# The reference peers: their declared requirements (torchvision, torchaudio, ...) would pull a
 	# multi-GB CUDA torch; their neuron code needs nothing beyond what is installed here.
 	$(PIP) install --quiet --no-deps spikingjelly loguru snntorch

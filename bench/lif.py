@@ -1,6 +1,6 @@
-"""LIF forward+backward on the CPU, side by side with the peers.
+"""LIF forward+backward on the CPU or a GPU, side by side with the peers.
 
-Measures, for T in {4, 8, 16} and N = 2**20 neurons in float32, the median time
+CPU mode (the default) measures, for T in {4, 8, 16} and N = 2**20 neurons in float32, the median time
 of one forward + backward pass (the input gradient for a fixed, preallocated
 output gradient) of:
 
@@ -19,17 +19,41 @@ and the forward-only time (``torch.no_grad``) of snnsk 'cpu'. All neurons use
 tau=2, threshold=1, the atan surrogate (alpha=2), hard reset (snnTorch:
 beta=0.5 and its default subtract reset; only its speed is compared).
 
+GPU mode (``--device cuda``) measures, for T in {4, 8, 16, 32}, N in {2**20, 2**22,
+2**24} and float32 and bfloat16, the median CUDA-event time of the training
+forward (the input requires a gradient, so H is stored) and of forward +
+backward, of:
+
+* snnsk, backend 'cupy'  - the fused CUDA kernels of ``kernels/lif.cu``;
+* snnsk, backend 'torch' - the per-step PyTorch reference (autograd);
+* SpikingJelly's hand-written CUDA kernels: ``LIFNode(step_mode='m',
+  backend='cupy')`` where SpikingJelly has that argument (0.0.0.0.14), else
+  (2.0) the 'cuda' implementation of its ``sj_lif`` operator (a native
+  extension built from source);
+* SpikingJelly 2.0's Triton implementation, when Triton is installed;
+
+with the effective bandwidth: the ideal traffic of a fused kernel (forward:
+read x, write the spike and H, 3 elements per neuron and step; forward +
+backward: 6) over the time, in GB/s and as a fraction of the GPU's peak memory
+bandwidth (known H100 and H200 variants by device name, or ``--peak-gbs``).
+A plain copy of x gives the bandwidth a simple kernel reaches on the device.
+Rows a peer cannot run say why below the tables.
+
 Usage::
 
     python bench/lif.py                       # the full measurement (about a minute)
     python bench/lif.py --runs 3 --breakdown  # what bench/BENCHMARKS.md reports
     python bench/lif.py --quick               # small N, a smoke run
     THP_MEM_ALLOC_ENABLE=1 python bench/lif.py   # PyTorch CPU allocations on huge pages
+    python bench/lif.py --device cuda         # the GPU tables (needs CuPy for snnsk 'cupy')
+    python bench/lif.py --device cuda --log2N 20 21 22 23 24 --peak-gbs 3350
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import itertools
 import os
 import platform
 import statistics
@@ -308,12 +332,271 @@ def median_over_runs(runs):
     return merged
 
 
+# ---------------------------------------------------------------------------
+# GPU mode (--device cuda)
+# ---------------------------------------------------------------------------
+
+#: Peak memory bandwidth in GB/s by a substring of the device name (first match wins).
+PEAK_GBS = (("H200", 4800.0), ("H100 NVL", 3900.0), ("H100 PCIe", 2000.0), ("H100", 3350.0))
+GPU_IMPLS = ("snnsk cupy", "snnsk torch", "SJ cupy", "SJ triton")
+GPU_MODES = ("fwd", "fwd+bwd")
+#: Elements moved per neuron and step by an ideal fused kernel (ALGORITHMS.md section 1).
+IDEAL_ELEMENTS = {"fwd": 3, "fwd+bwd": 6}
+
+
+def peak_bandwidth(device_name: str) -> float | None:
+    """Peak memory bandwidth (GB/s) of a known GPU by its name, else None.
+
+    "NVIDIA H100 80GB HBM3" is the SXM part (3.35 TB/s); PCIe and NVL parts
+    are told apart by name; every H200 variant has 4.8 TB/s.
+    """
+    for key, gbs in PEAK_GBS:
+        if key in device_name:
+            return gbs
+    return None
+
+
+def ideal_gb(T: int, N: int, dtype: torch.dtype, mode: str) -> float:
+    """Ideal traffic of one call in GB."""
+    return IDEAL_ELEMENTS[mode] * T * N * dtype.itemsize / 1e9
+
+
+def cuda_ms(fn, repeats: int, warmup: int) -> float:
+    """Median time in ms of ``fn`` between two CUDA events on the current stream."""
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def _spikingjelly_lif(impl: str):
+    """(LIFNode, setup, description) for SpikingJelly's 'cupy' or 'triton' path.
+
+    ``setup()`` selects the implementation before the node is timed:
+    SpikingJelly 2.0 chooses one per process from ``SJ_LIF_CUDA_IMPLEMENTATION``
+    (read at import), so switching in one run sets its private selection object
+    and checks the choice with the public ``functional.neuron_implementation``.
+    """
+    from spikingjelly.activation_based import functional as sj_functional
+    from spikingjelly.activation_based import neuron as sj_neuron
+    from spikingjelly.activation_based import surrogate as sj_surrogate
+
+    kwargs = dict(step_mode="m", tau=2.0, v_threshold=1.0, v_reset=0.0,
+                  surrogate_function=sj_surrogate.ATan(alpha=2.0))
+    if impl == "cupy":
+        try:
+            return (sj_neuron.LIFNode(backend="cupy", **kwargs), lambda device: None,
+                    "LIFNode(step_mode='m', backend='cupy')")
+        except TypeError:  # SpikingJelly 2.0 has no backend argument
+            pass
+    from spikingjelly._ops import lif as sj_lif_ops
+
+    name = "cuda" if impl == "cupy" else "triton"
+
+    def setup(device):
+        selection = sj_lif_ops._selection
+        selection._requested = name
+        selection._selections.clear()
+        chosen = sj_functional.neuron_implementation("lif", device)["implementation"]
+        if chosen != name:
+            raise RuntimeError(f"SpikingJelly chose {chosen!r} instead of {name!r}")
+
+    return (sj_neuron.LIFNode(**kwargs), setup,
+            f"LIFNode(step_mode='m'), sj_lif implementation {name!r} (SpikingJelly 2.0)")
+
+
+def gpu_cases(x: torch.Tensor, grad: torch.Tensor, paths: dict):
+    """impl -> (setup, forward, forward+backward) callables, or a string: why it is skipped.
+
+    ``paths`` receives a description of what each SpikingJelly column runs.
+    """
+    from snnsk._backends import make_params, resolve_backend
+    from snnsk.neurons import lif
+
+    xr = x.detach().requires_grad_(True)
+    cases = {}
+
+    def snnsk_case(backend):
+        def fwd():
+            lif(xr, backend=backend)
+
+        def fb():
+            torch.autograd.grad(lif(xr, backend=backend), xr, grad)
+
+        return (lambda device: None), fwd, fb
+
+    for backend in ("cupy", "torch"):
+        try:  # the reason an explicit backend cannot run this input, if any
+            resolve_backend(backend, xr, make_params())
+            cases[f"snnsk {backend}"] = snnsk_case(backend)
+        except Exception as exc:
+            cases[f"snnsk {backend}"] = f"{type(exc).__name__}: {exc}"
+
+    for impl in ("cupy", "triton"):
+        try:
+            from spikingjelly.activation_based import functional as sj_functional
+
+            node, setup, paths[f"SJ {impl}"] = _spikingjelly_lif(impl)
+
+            def fwd(node=node):
+                sj_functional.reset_net(node)
+                node(xr)
+
+            def fb(node=node):
+                sj_functional.reset_net(node)
+                torch.autograd.grad(node(xr), xr, grad)
+
+            cases[f"SJ {impl}"] = (setup, fwd, fb)
+        except Exception as exc:  # not installed, or this version has no such path
+            cases[f"SJ {impl}"] = f"{type(exc).__name__}: {exc}"
+    return cases
+
+
+def _measure_gpu_size(dtype, N, T, repeats, warmup, skipped, paths, device, timer):
+    """{"copy": ms, (impl, mode): ms or None} for one size; its tensors are freed on return."""
+    gen = torch.Generator(device=device).manual_seed(T)
+    # fires at about a third of the steps
+    x = (torch.randn(T, N, generator=gen, device=device) * 0.8 + 0.7).to(dtype)
+    grad = torch.randn(T, N, generator=gen, device=device).to(dtype)
+    times = {"copy": timer(functools.partial(torch.empty_like(x).copy_, x), repeats, warmup)}
+    for impl, case in gpu_cases(x, grad, paths).items():
+        for mode in GPU_MODES:
+            times[(impl, mode)] = None
+        if isinstance(case, str):
+            skipped.setdefault(impl, case)
+            continue
+        setup, *fns = case
+        for mode, fn in zip(GPU_MODES, fns):
+            try:
+                setup(x.device)
+                times[(impl, mode)] = timer(fn, repeats, warmup)
+            except torch.cuda.OutOfMemoryError:
+                skipped.setdefault(f"{impl} {dtype} N={N} T={T}", "out of GPU memory")
+            except Exception as exc:
+                skipped.setdefault(f"{impl} {dtype}", f"{type(exc).__name__}: {exc}")
+            if device == "cuda":
+                torch.cuda.empty_cache()  # the torch reference's graph is large: start level
+    return times
+
+
+def measure_gpu(Ns, Ts, dtypes, repeats, warmup, skipped, paths, device="cuda", timer=cuda_ms):
+    """{(dtype, N, T): {"copy": ms, (impl, mode): ms or None}}; reasons go to ``skipped``.
+
+    ``paths`` receives what each SpikingJelly column runs; ``device`` and
+    ``timer`` exist so the loop and tables can be tried on the CPU.
+    """
+    return {(dtype, N, T): _measure_gpu_size(dtype, N, T, repeats, warmup, skipped, paths, device,
+                                             timer)
+            for dtype, N, T in itertools.product(dtypes, Ns, Ts)}
+
+
+def gpu_header():
+    cols = ["N", "T", "copy GB/s"]
+    for impl in GPU_IMPLS:
+        cols += [f"{impl} ms", "GB/s"]
+    return tuple(cols + ["cupy % peak", "SJ cupy/cupy"])
+
+
+def gpu_rows(results, dtype, mode, peak):
+    rows = []
+    for (dt, N, T), t in results.items():
+        if dt != dtype:
+            continue
+        gb = ideal_gb(T, N, dtype, mode)
+        copy_gbs = 2 * T * N * dtype.itemsize / 1e9 / (t["copy"] / 1e3)  # read + write
+        row = [f"2^{N.bit_length() - 1}" if N & (N - 1) == 0 else N, T, copy_gbs]
+        for impl in GPU_IMPLS:
+            ms = t[(impl, mode)]
+            row += [ms, gb / (ms / 1e3) if ms else None]
+        ours, sj = t[("snnsk cupy", mode)], t[("SJ cupy", mode)]
+        row.append(f"{100 * gb / (ours / 1e3) / peak:.0f}%" if ours and peak else None)
+        row.append(f"{sj / ours:.2f}x" if ours and sj else None)
+        rows.append(row)
+    return rows
+
+
+def gpu_goals(results, peak) -> list[str]:
+    """The issue's two goals, checked on the measured cells."""
+    lines = []
+    ratios = [t[("SJ cupy", "fwd+bwd")] / t[("snnsk cupy", "fwd+bwd")]
+              for (dt, N, T), t in results.items()
+              if dt == torch.float32 and t[("SJ cupy", "fwd+bwd")] and t[("snnsk cupy", "fwd+bwd")]]
+    if ratios:
+        lines.append(f"float32 fwd+bwd, SpikingJelly cupy time / snnsk cupy time: min {min(ratios):.2f}x, "
+                     f"median {statistics.median(ratios):.2f}x (goal >= 1.5x)")
+    if peak:
+        fractions = [ideal_gb(T, N, dt, mode) / (t[("snnsk cupy", mode)] / 1e3) / peak
+                     for (dt, N, T), t in results.items() if N * T >= 2**26
+                     for mode in GPU_MODES if t[("snnsk cupy", mode)]]
+        if fractions:
+            lines.append(f"snnsk cupy at N*T >= 2^26: {100 * min(fractions):.0f}% to "
+                         f"{100 * max(fractions):.0f}% of peak bandwidth (goal >= 70%)")
+    return lines
+
+
+def describe_gpu(device_name: str, peak, peak_source: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = [f"torch {torch.__version__} (CUDA {torch.version.cuda})"]
+    for dist in ("cupy-cuda12x", "cupy-cuda13x", "cupy", "spikingjelly", "triton"):
+        try:
+            versions.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            pass
+    peak_text = f"{peak:.0f} GB/s ({peak_source})" if peak else "unknown (pass --peak-gbs)"
+    return f"{device_name}, peak bandwidth {peak_text}; " + ", ".join(versions)
+
+
+def gpu_main(args) -> int:
+    if not torch.cuda.is_available():
+        print("# --device cuda: no CUDA device (torch.cuda.is_available() is False)", file=sys.stderr)
+        return 2
+    Ns = [args.N] if args.N else [2**k for k in (args.log2N or ([16] if args.quick else [20, 22, 24]))]
+    Ts = args.T or [4, 8, 16, 32]
+    dtypes = [getattr(torch, name) for name in args.dtypes]
+    name = torch.cuda.get_device_name()
+    peak = args.peak_gbs or peak_bandwidth(name)
+    peak_source = "--peak-gbs" if args.peak_gbs else "by device name"
+    warnings.filterwarnings("ignore")
+    skipped, paths = {}, {}
+    results = measure_gpu(Ns, Ts, dtypes, args.repeats, args.warmup, skipped, paths)
+    print(f"# LIF on {describe_gpu(name, peak, peak_source)}")
+    print(f"# median of {args.repeats} CUDA-event timings after {args.warmup} warm-up calls; "
+          "tau=2, threshold=1, hard reset, atan(2)")
+    print("# GB/s = ideal traffic / time (fwd: x, spike, H = 3 elements per neuron-step; "
+          "fwd+bwd: 6); copy GB/s = a plain copy of x (read + write)")
+    for impl, path in paths.items():
+        print(f"# {impl}: {path}")
+    for dtype in dtypes:
+        for mode in GPU_MODES:
+            print(f"\n## {str(dtype).removeprefix('torch.')}, {mode} (times in ms)")
+            print_table(gpu_header(), gpu_rows(results, dtype, mode, peak))
+    print()
+    for line in gpu_goals(results, peak):
+        print(f"# {line}")
+    for what, reason in skipped.items():
+        print(f"# skipped {what}: {reason}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="small N and few repeats: a smoke run, not a measurement")
-    parser.add_argument("--N", type=int, default=None, help="neurons (default 2**20; --quick 2**12)")
-    parser.add_argument("--T", type=int, nargs="+", default=[4, 8, 16], help="time steps")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cpu: the CPU table; cuda: the GPU tables (see the module docstring)")
+    parser.add_argument("--N", type=int, default=None, help="neurons (default 2**20; --quick 2**12; "
+                        "with --device cuda, replaces --log2N)")
+    parser.add_argument("--T", type=int, nargs="+", default=None,
+                        help="time steps (default 4 8 16; 4 8 16 32 with --device cuda)")
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per run (>= 7 for a "
                         "measurement)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls before timing")
@@ -322,7 +605,17 @@ def main(argv=None) -> int:
     parser.add_argument("--breakdown", action="store_true",
                         help="also time the snnsk cpu kernels on preallocated outputs and the "
                              "first touch of fresh outputs")
+    gpu = parser.add_argument_group("GPU mode (--device cuda)")
+    gpu.add_argument("--log2N", type=int, nargs="+", default=None,
+                     help="neurons as powers of two (default 20 22 24; --quick 16)")
+    gpu.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"],
+                     choices=("float32", "float16", "bfloat16"), help="storage dtypes")
+    gpu.add_argument("--peak-gbs", type=float, default=None,
+                     help="peak memory bandwidth in GB/s (default: known H100/H200 by name)")
     args = parser.parse_args(argv)
+    if args.device == "cuda":
+        return gpu_main(args)
+    args.T = args.T or [4, 8, 16]
     N = args.N or (2**12 if args.quick else 2**20)
     warnings.filterwarnings("ignore")
 

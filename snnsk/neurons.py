@@ -76,7 +76,14 @@ def lif(
     detach_reset : bool, default=False
         Stop the gradient through the spike in the reset.
     backend : {'auto', 'torch', 'cpu', 'cupy'}, default='auto'
-        ``'auto'`` picks the fastest backend that can run ``x``.
+        ``'torch'``: the PyTorch reference (any device, dtype, surrogate);
+        ``'cpu'``: fused numba kernels (CPU float32/float64); ``'cupy'``: fused
+        CUDA kernels compiled by CuPy (CUDA float32/float16/bfloat16, computed
+        in float32; needs ``pip install 'snnsk[cuda]'``). The fused backends
+        take the built-in surrogates only. ``'auto'`` picks the fastest backend
+        that can run ``x`` (on CUDA: ``'cupy'`` when CuPy works, else
+        ``'torch'``); an explicit backend that cannot run ``x`` raises a
+        ``RuntimeError`` giving the cause.
     return_v : bool, default=False
         Also return the post-reset membrane potential sequence.
 

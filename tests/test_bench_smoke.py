@@ -5,6 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "lif.py"
 MAIN_COLUMNS = ["T", "copy", "floor", "snnsk cpu", "cpu fwd", "snnsk torch", "SpikingJelly",
                 "snnTorch", "SJ/cpu", "cpu/floor"]
@@ -72,6 +75,87 @@ def test_ssm_benchmarks_quick_runs_print_their_tables():
     assert quality.returncode == 0, quality.stderr
     assert "bag-of-tokens LogisticRegression" in quality.stdout
     assert "fraction of neurons spiking per step" in quality.stdout
+
+
+def _load_lif_bench():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lif_bench", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lif_benchmark_knows_the_peak_bandwidth_of_h100_and_h200():
+    bench = _load_lif_bench()
+    assert bench.peak_bandwidth("NVIDIA H100 80GB HBM3") == 3350.0  # SXM
+    assert bench.peak_bandwidth("NVIDIA H100 PCIe") == 2000.0
+    assert bench.peak_bandwidth("NVIDIA H100 NVL") == 3900.0
+    assert bench.peak_bandwidth("NVIDIA H200") == bench.peak_bandwidth("NVIDIA H200 NVL") == 4800.0
+    assert bench.peak_bandwidth("NVIDIA GeForce RTX 4090") is None  # then --peak-gbs
+    # ideal traffic: 3 (forward) and 6 (forward + backward) elements per neuron and step
+    assert bench.ideal_gb(8, 2**20, torch.float32, "fwd+bwd") == 6 * 8 * 2**20 * 4 / 1e9
+    assert bench.ideal_gb(8, 2**20, torch.bfloat16, "fwd") == 3 * 8 * 2**20 * 2 / 1e9
+
+
+def test_lif_benchmark_gpu_mode_without_a_gpu_says_so():
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: the GPU mode would measure for real")
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--device", "cuda", "--quick"],
+                          capture_output=True, text=True, timeout=120, cwd=SCRIPT.parents[1])
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no CUDA device" in proc.stderr
+
+
+DRY_RUN = r"""
+import importlib.util, statistics, sys, time
+import torch
+spec = importlib.util.spec_from_file_location("lif_bench", sys.argv[1])
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+def wall_ms(fn, repeats, warmup):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(1e3 * (time.perf_counter() - t0))
+    return statistics.median(times)
+
+skipped, paths = {}, {}
+dtypes = [torch.float32, torch.bfloat16]
+results = bench.measure_gpu([2**10, 1000], [2, 3], dtypes, 2, 1, skipped, paths, device="cpu",
+                            timer=wall_ms)
+for dtype in dtypes:
+    for mode in bench.GPU_MODES:
+        bench.print_table(bench.gpu_header(), bench.gpu_rows(results, dtype, mode, 3350.0))
+        print()
+for what, reason in skipped.items():
+    print(f"# skipped {what}: {reason}")
+"""
+
+
+def test_lif_benchmark_gpu_tables_from_a_cpu_dry_run():
+    # the GPU mode's measurement loop and tables, on CPU tensors with a wall-clock timer:
+    # snnsk 'cupy' cannot run there and says why; the torch reference fills its columns
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.run([sys.executable, "-c", DRY_RUN, str(SCRIPT)], capture_output=True,
+                          text=True, timeout=300, env=env, cwd=SCRIPT.parents[1])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tables = _tables(proc.stdout)
+    assert len(tables) == 4, proc.stdout  # float32 and bfloat16, forward and forward+backward
+    for header, rows in tables:
+        assert header[:5] == ["N", "T", "copy GB/s", "snnsk cupy ms", "GB/s"], header
+        assert header[-2:] == ["cupy % peak", "SJ cupy/cupy"]
+        assert [(r[0], r[1]) for r in rows] == [("2^10", "2"), ("2^10", "3"), ("1000", "2"), ("1000", "3")]
+        torch_ms = header.index("snnsk torch ms")
+        for cells in rows:
+            assert len(cells) == len(header)
+            assert cells[3] == "-" and float(cells[torch_ms]) > 0 and float(cells[torch_ms + 1]) > 0
+    assert "# skipped snnsk cupy: RuntimeError: LIF backend 'cupy' cannot run this input: " \
+           "the 'cupy' backend runs on CUDA tensors" in proc.stdout
 
 
 def test_vit_quality_quick_run_prints_both_tables():

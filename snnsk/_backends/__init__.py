@@ -6,35 +6,32 @@ input ``x`` of shape ``[T, ...]`` and a reason it cannot run a given input
 
 * ``torch`` — the readable reference, any device, dtype and surrogate;
 * ``cpu`` — fused numba kernel, CPU float32/float64, built-in surrogates;
-* ``cupy`` — fused CUDA kernels (``kernels/``), CUDA tensors.
+* ``cupy`` — fused CUDA kernels (``kernels/lif.cu``, compiled by CuPy), CUDA
+  float32/float16/bfloat16 tensors, built-in surrogates.
 
-``auto`` picks the fastest backend able to run the input.
+``auto`` picks the fastest backend able to run the input: ``cpu`` then
+``torch`` on the CPU, ``cupy`` then ``torch`` on CUDA (so a machine without
+CuPy still runs, on the reference). CuPy is imported only when a CUDA tensor
+asks for the ``cupy`` backend.
 """
 
 from __future__ import annotations
 
 import torch
 
-from . import cpu, torch_ref
+from . import cpu, cuda, torch_ref
 from .params import LIFParams, make_params
 
 __all__ = ["BACKENDS", "LIFParams", "make_params", "run_lif", "resolve_backend"]
 
 BACKENDS = ("auto", "torch", "cpu", "cupy")
 
-
-def _cupy_unsupported_reason(x: torch.Tensor, p: LIFParams) -> str | None:
-    if x.device.type != "cuda":
-        return f"the 'cupy' backend runs on CUDA tensors, got a tensor on {x.device}"
-    return "the 'cupy' backend is not built yet (CUDA kernels are tracked separately)"
-
-
 _UNSUPPORTED = {
     "torch": lambda x, p: None,
     "cpu": cpu.unsupported_reason,
-    "cupy": _cupy_unsupported_reason,
+    "cupy": cuda.unsupported_reason,
 }
-_RUN = {"torch": torch_ref.lif_torch, "cpu": cpu.lif_cpu}
+_RUN = {"torch": torch_ref.lif_torch, "cpu": cpu.lif_cpu, "cupy": cuda.lif_cuda}
 
 
 def resolve_backend(backend: str, x: torch.Tensor, p: LIFParams) -> str:

@@ -21,6 +21,7 @@ import threading
 import numpy as np
 import torch
 
+from ._fused import SURROGATE_CODES, run_fused, surrogate_reason
 from .params import LIFParams
 
 try:  # numba is a hard dependency, but keep `import snnsk` alive if it breaks
@@ -33,8 +34,6 @@ except Exception as exc:  # pragma: no cover - exercised only on broken installs
     NUMBA_ERROR = exc
 
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
-# Codes for the surrogate derivative inside the kernel (one compiled kernel for all).
-SURROGATE_CODES = {"atan": 0, "sigmoid": 1, "fast_sigmoid": 2, "triangle": 3}
 # Columns per block: the local state stays in L1 and each row segment is a
 # contiguous, vectorisable stream.
 BLOCK = 512
@@ -48,10 +47,7 @@ def unsupported_reason(x: torch.Tensor, p: LIFParams) -> str | None:
         return f"the 'cpu' backend runs on CPU tensors, got a tensor on {x.device}"
     if x.dtype not in SUPPORTED_DTYPES:
         return f"the 'cpu' backend supports float32 and float64, got {x.dtype}"
-    if type(p.surrogate).name not in SURROGATE_CODES or type(p.surrogate).__module__ != "snnsk.surrogate":
-        return (f"the 'cpu' backend compiles the built-in surrogates only "
-                f"({', '.join(SURROGATE_CODES)}), got {p.surrogate!r}")
-    return None
+    return surrogate_reason("cpu", p)
 
 
 if numba is not None:
@@ -303,11 +299,4 @@ class LIFFunction(torch.autograd.Function):
 
 def lif_cpu(x: torch.Tensor, p: LIFParams, return_v: bool = False):
     """Fused LIF over ``x`` of shape ``[T, ...]``; returns ``(spikes, v or None)``."""
-    shape = x.shape
-    x2 = x.contiguous().view(shape[0], -1)
-    if torch.is_grad_enabled() and x.requires_grad:
-        spikes, v = LIFFunction.apply(x2, p, return_v)
-    else:
-        # inference: no graph, and the pre-reset potential is never written
-        spikes, _, _, v = _run_forward(x2.detach(), p, False, return_v)
-    return spikes.view(shape), (v.view(shape) if v is not None else None)
+    return run_fused(x, p, return_v, LIFFunction, _run_forward)
