@@ -9,11 +9,13 @@ import pytest
 
 import snnsk.datasets
 import snnsk.datasets.corpus
+import snnsk.datasets.events
 import snnsk.datasets.sequences
-from snnsk.datasets import load_corpus, load_text
+from snnsk.datasets import load_corpus, load_event_digits, load_text
 
 
-@pytest.mark.parametrize("module", [snnsk.datasets.corpus, snnsk.datasets.sequences])
+@pytest.mark.parametrize("module", [snnsk.datasets.corpus, snnsk.datasets.sequences,
+                                    snnsk.datasets.events])
 def test_doctests(module):
     result = doctest.testmod(module)
     assert result.attempted > 0
@@ -246,3 +248,53 @@ def test_listops_bad_arguments(kwargs, match):
 
     with pytest.raises(ValueError, match=match):
         make_listops(**{"n_samples": 2, **kwargs})
+
+
+# ---------------------------------------------------------------------------
+# load_event_digits
+# ---------------------------------------------------------------------------
+
+
+def test_event_digits_shape_labels_and_determinism():
+    from sklearn.datasets import load_digits
+    X, y = load_event_digits(timesteps=5, random_state=0, size=14)
+    assert X.shape == (1797, 5, 2, 14, 14) and X.dtype == np.float32
+    np.testing.assert_array_equal(y, load_digits().target)
+    assert (X >= 0).all() and np.array_equal(X, np.round(X))      # event counts
+    assert (X.sum(axis=(1, 2, 3, 4)) > 0).all()                    # every digit moves, so it fires
+    again, _ = load_event_digits(timesteps=5, random_state=0, size=14)
+    np.testing.assert_array_equal(X, again)
+    other, _ = load_event_digits(timesteps=5, random_state=1, size=14)
+    assert not np.array_equal(X, other)
+
+
+def test_a_closed_saccade_gives_every_pixel_as_many_on_as_off_events():
+    """The path returns to its start, so each pixel's log brightness does too; a DVS pixel
+    steps its reference by one threshold per event, hence ON and OFF counts must balance."""
+    X, _ = load_event_digits(timesteps=6, random_state=0, noise=0.0)
+    on, off = X[:, :, 0].sum(axis=1), X[:, :, 1].sum(axis=1)
+    np.testing.assert_array_equal(on, off)
+    assert on.sum() > 0
+    # the canvas corner is never reached by the digit: no events there without noise
+    assert X[:, :, :, 0, 0].sum() == 0
+
+
+def test_saccade_path_is_a_closed_triangle():
+    path = snnsk.datasets.events.saccade_path(7, 3.0)
+    np.testing.assert_allclose(path[[0, 2, 4, 6]], [[0, 0], [3, 1.5], [0, 3], [0, 0]])
+
+
+def test_noise_events_appear_at_the_stated_rate():
+    quiet, _ = load_event_digits(timesteps=2, random_state=0, noise=0.0)
+    noisy, _ = load_event_digits(timesteps=2, random_state=0, noise=0.1)
+    extra = (noisy - quiet).mean()
+    assert 0.09 < extra < 0.11
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(timesteps=0), "timesteps"), (dict(size=11), "size"), (dict(substeps=0), "substeps"),
+    (dict(contrast_threshold=0), "contrast_threshold"), (dict(noise=1.0), "noise"),
+])
+def test_event_digits_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_event_digits(**kwargs)

@@ -13,6 +13,7 @@ __all__ = ["load_event_digits", "saccade_path"]
 #: Offset added before the logarithm: a DVS pixel responds to relative
 #: brightness change, and black pixels would otherwise have log(0).
 _LOG_OFFSET = 0.1
+_ROUNDING_TOLERANCE = 1e-9
 
 
 def saccade_path(n_points: int, amplitude: float) -> np.ndarray:
@@ -98,8 +99,10 @@ def load_event_digits(timesteps: int = 8, random_state=None, size: int = 16, sub
             reference = level
             continue
         change = level - reference
-        on = np.floor(np.maximum(change, 0) / contrast_threshold)
-        off = np.floor(np.maximum(-change, 0) / contrast_threshold)
+        # A pixel returning to an earlier brightness lands exactly on a multiple of the
+        # threshold from its reference; the tolerance keeps rounding from dropping that event.
+        on = np.floor(np.maximum(change, 0) / contrast_threshold + _ROUNDING_TOLERANCE)
+        off = np.floor(np.maximum(-change, 0) / contrast_threshold + _ROUNDING_TOLERANCE)
         reference = reference + (on - off) * contrast_threshold
         frame = (step - 1) // substeps
         frames[:, frame, 0] += on
