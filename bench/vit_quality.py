@@ -9,9 +9,9 @@ of every spiking layer is printed for the best digits variant.
 
 Usage::
 
-    python bench/vit_quality.py                  # digits and events (about 25 min on 2 cores)
+    python bench/vit_quality.py                  # digits and events (about 20 min on 2 cores)
     python bench/vit_quality.py --task digits    # the three variants on digits
-    python bench/vit_quality.py --task events
+    python bench/vit_quality.py --task events --event-attention ssa sdsa qk
     python bench/vit_quality.py --quick          # one fold of 300 samples, a tiny model: a smoke run
 """
 
@@ -91,7 +91,7 @@ def run_digits(folds, quick):
     print(clf.spike_stats(X[test]).to_string(float_format=lambda v: f"{v:.4f}"))
 
 
-def run_events(folds, quick):
+def run_events(folds, quick, variants):
     X, y = load_event_digits(timesteps=EVENT_FRAMES, random_state=0)
     if quick:
         X, y = X[:QUICK_SAMPLES], y[:QUICK_SAMPLES]
@@ -99,7 +99,7 @@ def run_events(folds, quick):
     flat = X.reshape(len(X), -1)
     scores, seconds = _cv(SVC(), flat / flat.max(), y, folds)
     rows.append(_row("SVC on flattened event frames", scores, seconds))
-    for attention in VARIANTS:
+    for attention in variants:
         clf = SpikingViTClassifier(attention, **_settings(EVENTS_MODEL, quick))
         scores, seconds = _cv(clf, X, y, folds)
         rows.append(_row(f"SpikingViT {attention}", scores, seconds))
@@ -114,6 +114,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", choices=("both", "digits", "events"), default="both")
+    parser.add_argument("--event-attention", nargs="+", choices=VARIANTS, default=["qk"],
+                        help="variants run on event digits (default qk, the best on digits)")
     parser.add_argument("--quick", action="store_true",
                         help="one fold of the first 300 samples, a tiny model for 1 epoch")
     args = parser.parse_args(argv)
@@ -122,7 +124,7 @@ def main(argv=None):
     if args.task in ("both", "digits"):
         run_digits(folds, args.quick)
     if args.task in ("both", "events"):
-        run_events(folds, args.quick)
+        run_events(folds, args.quick, args.event_attention)
 
 
 if __name__ == "__main__":
