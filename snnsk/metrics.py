@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
+from skorch.dataset import get_len
 
 from .opcount import OperationCounter
 
@@ -65,7 +66,8 @@ def _count_estimator(estimator, X, operations: bool):
     X = _validated_input(estimator, X)
     with OperationCounter(estimator.module_, operations=operations) as counter:
         estimator._forward_for_stats(X)
-    return counter, len(X)
+    # validated input may be a dict of arrays (the sequence model's values and lengths)
+    return counter, get_len(X)
 
 
 def _report_frame(counter: OperationCounter, accumulate_energy: float,

@@ -11,6 +11,8 @@ import numbers
 
 import numpy as np
 import pandas as pd
+from skorch.dataset import get_len
+from skorch.utils import multi_indexing
 
 from .metrics import _mean_scores, _validated_input, pareto_front
 from .neurons import spiking_layers
@@ -31,9 +33,10 @@ def _axes(ax):
 def _first_sample_spikes(estimator, X, sample: int) -> dict:
     """``{layer: spikes [T, neurons]}`` of every spiking layer for row ``sample`` of ``X``."""
     X = _validated_input(estimator, X)
+    n_rows = get_len(X)  # validated input may be a dict of arrays (sequence values and lengths)
     if isinstance(sample, bool) or not isinstance(sample, numbers.Integral) \
-            or not 0 <= sample < len(X):
-        raise ValueError(f"sample must be an integer index into X (0 to {len(X) - 1}), "
+            or not 0 <= sample < n_rows:
+        raise ValueError(f"sample must be an integer index into X (0 to {n_rows - 1}), "
                          f"got {sample!r}")
     captured = {}
 
@@ -47,7 +50,7 @@ def _first_sample_spikes(estimator, X, sample: int) -> dict:
     handles = [layer.register_forward_hook(hook(name))
                for name, layer in spiking_layers(estimator.module_)]
     try:
-        estimator._forward_for_stats(X[sample:sample + 1])
+        estimator._forward_for_stats(multi_indexing(X, slice(sample, sample + 1)))
     finally:
         for handle in handles:
             handle.remove()

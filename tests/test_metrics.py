@@ -328,3 +328,15 @@ def test_pareto_refit_errors_and_pickling():
     assert refit(constructed_results()) == 2
     scorer = pickle.loads(pickle.dumps(make_energy_scorer(mac_energy=1e-12)))
     assert scorer.mac_energy == 1e-12
+
+
+def test_sequence_model_report_counts_samples_not_dict_keys():
+    # the sequence model validates X into a dict {x, lengths}: n_samples must be its rows
+    from snnsk import SpikingSSMClassifier
+    from snnsk.datasets import load_sequential_digits
+    X, y = load_sequential_digits()
+    clf = SpikingSSMClassifier(d_model=8, n_layers=1, d_state=4, max_epochs=1,
+                               random_state=0).fit(X[:60], y[:60])
+    report = spike_report(clf, X[:30])
+    assert report.attrs["n_samples"] == 30
+    assert energy_scorer(clf, X[:30]) == pytest.approx(-report.loc["total", "energy_j"] / 30)

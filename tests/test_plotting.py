@@ -88,3 +88,18 @@ def test_pareto_plot_draws_the_front_by_hand(tmp_path):
     assert saved_png(ax, tmp_path / "pareto.png") > 0
     with pytest.raises(ValueError, match="best_index"):
         plot_pareto_front(results, best_index=7)
+
+
+def test_raster_of_a_sequence_model_runs_one_sample():
+    # the sequence model's validated input is a dict of arrays; one row of it is one sequence
+    from snnsk import SpikingSSMClassifier
+    from snnsk.datasets import load_sequential_digits
+    X, y = load_sequential_digits()
+    clf = SpikingSSMClassifier(d_model=8, n_layers=1, d_state=4, max_epochs=1,
+                               random_state=0).fit(X[:60], y[:60])
+    ax = plot_spike_raster(clf, X[:5], sample=3)
+    marks = sum(len(collection.get_offsets()) for collection in ax.collections)
+    assert marks == clf.spike_stats(X[3:4])["spikes"].sum() > 0
+    assert ax.get_xlim() == (-0.5, 63.5)  # positions along the 64-step sequence
+    with pytest.raises(ValueError, match="0 to 4"):
+        plot_spike_raster(clf, X[:5], sample=5)
