@@ -261,3 +261,20 @@ def test_help_of_every_subcommand(capsys, command, options):
     assert code == 0
     for option in options:
         assert option in out
+
+
+def test_every_snnsk_command_line_in_the_readme_parses():
+    import pathlib
+    import re
+    import shlex
+
+    from snnsk.cli import build_parser
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    lines = [line for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+             for line in block.splitlines() if line.startswith("snnsk ")]
+    assert any(" search " in line and "--scheduler" in line for line in lines)
+    assert {shlex.split(line)[1] for line in lines} >= {"fit", "search", "generate", "report"}
+    parser = build_parser()
+    for line in lines:
+        args = parser.parse_args(shlex.split(line, comments=True)[1:])
+        assert callable(args.func), line

@@ -1,4 +1,8 @@
-"""The README's Python blocks run as written (the quick start must not rot)."""
+"""The README's Python blocks run as written (the quick start must not rot).
+
+Blocks fenced as ```python run; a block that needs something the tests cannot give it (a Dask
+scheduler on another machine) is fenced as ```py and only shown.
+"""
 
 import pathlib
 import re
