@@ -63,7 +63,7 @@ class FiringRateMonitor(Callback):
             handle.remove()
         self.handles_ = []
 
-    def _hook(self, name):
+    def _hook(self, name, populations):
         def record(_module, _inputs, output):
             if not self.recording_:
                 return
@@ -71,14 +71,15 @@ class FiringRateMonitor(Callback):
             # tensors, not Python numbers: no device synchronisation per batch
             total = self.totals_.setdefault(name, [torch.zeros((), dtype=torch.float64,
                                                                device=spikes.device), 0])
-            total[0] += spikes.sum(dtype=torch.float64)
-            total[1] += spikes.numel()
+            # |s| and neurons per entry: a ternary (ON/OFF) layer's entry is two neurons
+            total[0] += spikes.abs().sum(dtype=torch.float64)
+            total[1] += spikes.numel() * populations
         return record
 
     def on_epoch_begin(self, net, **kwargs):
         self._remove_hooks()
         self.totals_ = {}
-        self.handles_ = [layer.register_forward_hook(self._hook(name))
+        self.handles_ = [layer.register_forward_hook(self._hook(name, layer.populations))
                          for name, layer in spiking_layers(net.module_)]
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):

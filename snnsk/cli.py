@@ -35,8 +35,8 @@ def _demo(args) -> int:
     if args.task == "digits":
         run_digits_demo(cv=args.cv or 5, random_state=args.random_state)
         return 0
-    run_demo(text=args.text, cv=args.cv or 3, max_epochs=args.epochs, out=args.out,
-             random_state=args.random_state, progress=not args.no_progress)
+    run_demo(text=args.text, cv=args.cv or 2, n_jobs=args.n_jobs, max_epochs=args.epochs,
+             out=args.out, random_state=args.random_state, progress=not args.no_progress)
     return 0
 
 
@@ -129,11 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--task", choices=("lm", "digits"), default="lm",
                       help="lm: the language model (default); digits: the spiking MLP on digits")
     demo.add_argument("--cv", type=int, default=None,
-                      help="folds of the grid search (default 3; 5 for digits)")
+                      help="folds of the grid search (default 2; 5 for digits)")
     demo.add_argument("--epochs", type=_positive_int, default=None,
                       help="training epochs per fit (default 4)")
     demo.add_argument("--out", default="snnsk_demo_lm.joblib", metavar="PATH",
                       help="where to save the best pipeline (default snnsk_demo_lm.joblib)")
+    demo.add_argument("--n-jobs", type=_positive_int, default=2,
+                      help="language model: fits at a time, each in its own single-threaded "
+                           "process (default 2)")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     demo.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     demo.set_defaults(func=_demo)

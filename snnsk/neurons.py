@@ -28,7 +28,7 @@ from torch import nn
 from ._backends import BACKENDS, make_params, run_lif
 from .surrogate import Surrogate
 
-__all__ = ["lif", "LIF", "SpikingLayer", "NEURON_PARAMS", "set_neuron_params", "spiking_layers"]
+__all__ = ["lif", "LIF", "TernaryLIF", "SPIKE_CODES", "input_neuron", "SpikingLayer", "NEURON_PARAMS", "set_neuron_params", "spiking_layers"]
 
 #: Parameters of :class:`LIF` that can be changed in place on a built network.
 NEURON_PARAMS = ("tau", "threshold", "reset", "v_reset", "refractory", "surrogate", "alpha",
@@ -114,7 +114,14 @@ class SpikingLayer(nn.Module):
     sampler...). A subclass may take a boolean ``mask`` of shape ``[T, B]`` as
     its second forward argument, marking the steps that are real data (not
     padding); statistics then count only those steps.
+
+    ``populations`` is how many neurons stand behind each output entry (2 for
+    the ON/OFF pair of :class:`TernaryLIF`, whose output is ``ON − OFF``).
+    Statistics count a spike per nonzero entry (``|s|``) and divide by
+    ``populations`` neurons per entry.
     """
+
+    populations = 1
 
 
 class LIF(SpikingLayer):
@@ -183,6 +190,63 @@ class LIF(SpikingLayer):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{name}={getattr(self, name)!r}" for name in NEURON_PARAMS)
+
+
+class TernaryLIF(LIF):
+    """An ON and an OFF LIF neuron per channel, output ``ON − OFF`` in {−1, 0, +1}.
+
+    The ON neuron integrates ``x``, the OFF neuron ``−x``, both with the same
+    parameters (as in :class:`LIF`). A binary LIF maps every negative input to
+    silence, so a weight layer reading it never learns the sign of its
+    input; the OFF population carries it. A layer reading these spikes still
+    only accumulates: it adds the weight for an ON spike and subtracts it for
+    an OFF spike (the ternary spikes of Guo et al., AAAI 2024, and SpikeLM's
+    bidirectional spikes, built from two ordinary LIF neurons like a DVS
+    pixel's ON and OFF events).
+
+    Resets only lower a potential (``v_reset`` ≤ 0 < ``threshold``), so the
+    ON potential never exceeds minus the OFF potential and the two never fire
+    in the same step: each nonzero output entry is exactly one spike.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from snnsk.neurons import TernaryLIF
+    >>> TernaryLIF(tau=2.0, threshold=0.5)(torch.tensor([[1.5], [1.5], [-1.5], [-1.5]])).flatten().tolist()
+    [1.0, 1.0, 0.0, -1.0]
+    """
+
+    populations = 2
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.return_v:
+            raise ValueError("TernaryLIF does not return membrane potentials (return_v=True)")
+        self._check_polarity(self.threshold, self.v_reset)
+
+    @staticmethod
+    def _check_polarity(threshold, v_reset):
+        if not (threshold > 0 and v_reset <= 0):
+            raise ValueError(f"TernaryLIF needs threshold > 0 and v_reset <= 0 (so ON and OFF never "
+                             f"fire together), got threshold={threshold!r}, v_reset={v_reset!r}")
+
+    def forward(self, x: torch.Tensor):
+        self._check_polarity(self.threshold, self.v_reset)
+        # one call for both populations: the ON/OFF axis rides along as a batch axis
+        both = lif(torch.stack([x, -x], dim=1), **{name: getattr(self, name)
+                                                     for name in NEURON_PARAMS})
+        return both[:, 0] - both[:, 1]
+
+
+#: Spike codes of a neuron that feeds a weight layer: one LIF, or an ON/OFF pair.
+SPIKE_CODES = ("binary", "ternary")
+
+
+def input_neuron(spikes: str = "binary", **neuron) -> LIF:
+    """A :class:`LIF` (``spikes='binary'``) or a :class:`TernaryLIF` (``'ternary'``)."""
+    if spikes not in SPIKE_CODES:
+        raise ValueError(f"spikes must be one of {', '.join(SPIKE_CODES)}, got {spikes!r}")
+    return (TernaryLIF if spikes == "ternary" else LIF)(**neuron)
 
 
 def spiking_layers(module: nn.Module):

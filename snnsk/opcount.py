@@ -18,7 +18,8 @@ from layer shapes:
   operands hold: the equivalent non-spiking count of that layer, at every
   step it was run.
 
-Whether an operand is binary is decided from its values (every entry 0 or 1),
+Whether an operand is binary is decided from its values (every entry 0 or 1,
+or −1 for the OFF spikes of a ternary layer),
 so a layer fed spikes that were averaged or scaled is counted as MACs.
 Biases, normalisation, neuron updates, softmax and constant scales that fold
 into the next neuron's threshold are not counted, as in the usual estimates.
@@ -60,10 +61,14 @@ def counting() -> bool:
 
 
 def is_binary(x: torch.Tensor) -> bool:
-    """Whether every entry of ``x`` is 0 or 1 (a spike tensor, judged by its values)."""
+    """Whether every entry of ``x`` is 0, 1 or −1 (a spike tensor, judged by its values).
+
+    A −1 is an OFF spike of a :class:`snnsk.neurons.TernaryLIF`: the layer it
+    reaches subtracts the weight instead of adding it, still one accumulate.
+    """
     if x.dtype == torch.bool:
         return True
-    return bool(torch.all((x == 0) | (x == 1)))
+    return bool(torch.all((x == 0) | (x.abs() == 1)))
 
 
 @dataclass
@@ -217,9 +222,10 @@ class OperationCounter:
             spikes = output[0] if isinstance(output, tuple) else output
             entry = self._entry(name, "spiking")
             entry.timesteps = int(spikes.shape[0])
-            entry.neurons = math.prod(spikes.shape[2:])
+            populations = _module.populations
+            entry.neurons = math.prod(spikes.shape[2:]) * populations
             entry.spikes += int(torch.count_nonzero(spikes.detach()))
-            entry.neuron_steps += spikes.numel()
+            entry.neuron_steps += spikes.numel() * populations
         return record
 
     def _linear_hook(self, name):

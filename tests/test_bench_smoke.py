@@ -169,3 +169,20 @@ def test_vit_quality_quick_run_prints_both_tables():
                   "SVC on flattened event frames"):
         assert model in out, out
     assert "Firing rate per spiking layer" in out and "blocks.0.attention.attention_neuron" in out
+
+
+def test_lm_ablation_quick_run_prints_each_row_beside_its_non_spiking_twin():
+    script = SCRIPT.parent / "lm_ablation.py"
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True,
+                          timeout=600, env=env, cwd=SCRIPT.parents[1])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {line[:56].strip(): line[56:].split() for line in proc.stdout.splitlines()
+            if line.startswith(("ternary", "non-spiking"))}
+    assert set(rows) == {"ternary, soft reset, alpha 4, batch 16", "non-spiking, batch 16"}, \
+        proc.stdout
+    seed, bits, ratio, _ = rows["ternary, soft reset, alpha 4, batch 16"]
+    assert seed == "0" and float(bits) > 0
+    assert float(ratio) == pytest.approx(float(bits) / float(rows["non-spiking, batch 16"][1]),
+                                         abs=2e-3)
+    assert float(rows["non-spiking, batch 16"][2]) == 1.0

@@ -19,7 +19,7 @@ from snnsk.datasets import load_corpus
 from snnsk.layers import CausalSelfAttention, causal_linear_attention
 from snnsk.metrics import (energy_scorer, firing_rate_scorer, make_energy_scorer,
                            module_spike_report, pareto_front, pareto_refit, spike_report)
-from snnsk.neurons import LIF
+from snnsk.neurons import LIF, TernaryLIF
 
 AC, MAC = 0.9e-12, 4.6e-12
 
@@ -45,6 +45,21 @@ def test_spikes_into_a_linear_cost_fan_out_accumulates_each():
     assert linear["dense_macs"] == 2 * 4 * 3          # 2 steps x 4 inputs x 3 outputs
     assert linear["energy_j"] == pytest.approx(9 * AC)
     assert report.loc["total", "energy_j"] == pytest.approx(9 * AC)
+
+
+def test_ternary_spikes_into_a_linear_cost_one_accumulate_each_from_two_neurons_per_entry():
+    # memoryless ON/OFF pairs: ON fires where the current is >= 1, OFF where it is <= -1
+    currents = torch.tensor([[[1.5, -2.0, 0.0, 0.5]],    # t=0: +1, -1, 0, 0
+                             [[-1.0, 1.0, 0.0, -0.5]]])  # t=1: -1, +1, 0, 0
+    net = nn.Sequential(TernaryLIF(tau=1.0, threshold=1.0), nn.Linear(4, 3))
+    report = module_spike_report(net, currents)
+    neuron, linear = report.loc["0"], report.loc["1"]
+    assert (neuron["neurons"], neuron["timesteps"], neuron["spikes"]) == (8, 2, 4)
+    assert neuron["firing_rate"] == pytest.approx(4 / 16)
+    # an OFF spike subtracts the weight: still one accumulate per output
+    assert linear["input"] == "spikes"
+    assert linear["synaptic_ops"] == 4 * 3
+    assert linear["macs"] == 0 and linear["dense_macs"] == 2 * 4 * 3
 
 
 def test_real_valued_input_costs_macs_and_energy_figures_are_overridable():

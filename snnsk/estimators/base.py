@@ -232,21 +232,24 @@ class SpikingMixin:
         X = self._validate_predict_input(X)
         totals = {}
 
-        def hook(name):
+        def hook(name, populations):
             def record(_module, inputs, output):
                 spikes = output[0] if isinstance(output, tuple) else output
                 row = totals.setdefault(name, {"neurons": 0, "timesteps": 0, "spikes": 0.0,
                                                "events": 0})
-                neurons = int(np.prod(spikes.shape[2:])) if spikes.dim() > 2 else 1
+                entries = int(np.prod(spikes.shape[2:])) if spikes.dim() > 2 else 1
+                neurons = entries * populations
                 row["timesteps"] = max(row["timesteps"], spikes.shape[0])
                 row["neurons"] = neurons
-                row["spikes"] += float(spikes.detach().sum())
+                # |s|: an OFF spike of a ternary layer is -1
+                row["spikes"] += float(spikes.detach().abs().sum())
                 mask = _padding_mask(inputs, spikes)
                 # padded steps (a SpikingLayer's optional mask) are not neuron-steps
-                row["events"] += spikes.numel() if mask is None else int(mask.sum()) * neurons
+                row["events"] += (spikes.numel() * populations if mask is None
+                                  else int(mask.sum()) * neurons)
             return record
 
-        handles = [layer.register_forward_hook(hook(name))
+        handles = [layer.register_forward_hook(hook(name, layer.populations))
                    for name, layer in spiking_layers(self.module_)]
         try:
             self._forward_for_stats(X)

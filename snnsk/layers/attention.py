@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..neurons import LIF
+from ..neurons import LIF, input_neuron
 from ..opcount import count_elementwise, count_macs, count_matmul, count_scaling, counting
 from .linear import LinearBN
 
@@ -141,6 +141,10 @@ class CausalSelfAttention(nn.Module):
         attention (the non-spiking baseline).
     scale : float, default=0.125
         Constant scale of the spiking attention (SpikeDecoder / Spikformer).
+    spikes : {'binary', 'ternary'}, default='binary'
+        Spiking attention only: code of the neuron that reads the residual
+        stream into the Q/K/V projection; ``'ternary'`` is an ON/OFF pair
+        (:class:`snnsk.neurons.TernaryLIF`). Q, K and V stay binary.
     decay : bool, default=False
         Spiking attention only: weight a key ``Δ`` positions back by
         ``γ_h ** Δ`` with a per-head rate (:func:`head_decay_rates`) instead of
@@ -157,7 +161,7 @@ class CausalSelfAttention(nn.Module):
     """
 
     def __init__(self, embed_dim: int, heads: int, spiking: bool = True, scale: float = 0.125,
-                 decay: bool = False, **neuron):
+                 decay: bool = False, spikes: str = "binary", **neuron):
         super().__init__()
         if embed_dim % heads:
             raise ValueError(f"heads ({heads}) must divide embed_dim ({embed_dim})")
@@ -173,7 +177,7 @@ class CausalSelfAttention(nn.Module):
         # range in every block (binary codes alone never reach threshold 1 with tau=2).
         self.in_norm = nn.LayerNorm(embed_dim)
         if spiking:
-            self.input_neuron = LIF(**neuron)
+            self.input_neuron = input_neuron(spikes, **neuron)
             # one norm per projection: Q, K and V have their own statistics
             self.qkv_norms = nn.ModuleList(nn.LayerNorm(embed_dim) for _ in range(3))
             self.qkv_neuron = LIF(**neuron)

@@ -14,6 +14,14 @@ Three variants (``spiking``):
   and spiking readout: only the token-mixing path spikes;
 * ``'none'`` — the same architecture with softmax attention, GELU MLPs,
   pre-norm blocks and one time step: the non-spiking baseline.
+
+``spikes='ternary'`` replaces each neuron that reads the float residual
+stream (block inputs, readout) by an ON/OFF pair emitting −1/0/+1
+(:class:`snnsk.neurons.TernaryLIF`). A binary LIF is silent for every
+negative input, so the weights after it never see the input's sign; on the
+embedded corpus the ternary code closes about half of the gap to the
+non-spiking baseline (``bench/BENCHMARKS.md``). Q, K, V stay binary, so the
+attention is the reference's.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from torch import nn
 
 from .._validation import check_int
 from ..layers.attention import CausalSelfAttention, KVCache
-from ..neurons import LIF, set_neuron_params
+from ..neurons import LIF, SPIKE_CODES, input_neuron, set_neuron_params
 from ..surrogate import ATan
 
 __all__ = ["SpikeDecoder", "SpikingMLPBlock", "sinusoidal_table", "SPIKING_MODES",
@@ -49,16 +57,22 @@ def sinusoidal_table(length: int, dim: int, binary: bool) -> torch.Tensor:
 
 
 class SpikingMLPBlock(nn.Module):
-    """Feed-forward block: ``Norm(Linear(LIF(Norm(Linear(LIF(x))))))`` or a pre-norm GELU MLP."""
+    """Feed-forward block: ``Norm(Linear(LIF(Norm(Linear(LIF(x))))))`` or a pre-norm GELU MLP.
 
-    def __init__(self, embed_dim: int, hidden_dim: int, spiking: bool = True, **neuron):
+    ``spikes='ternary'`` makes the first LIF an ON/OFF pair
+    (:class:`snnsk.neurons.TernaryLIF`).
+    """
+
+    def __init__(self, embed_dim: int, hidden_dim: int, spiking: bool = True,
+                 spikes: str = "binary", **neuron):
         super().__init__()
         self.spiking = spiking
         self.fc1 = nn.Linear(embed_dim, hidden_dim)
         self.fc2 = nn.Linear(hidden_dim, embed_dim)
         self.in_norm = nn.LayerNorm(embed_dim)
         if spiking:
-            self.input_neuron = LIF(**neuron)
+            # binary or ON/OFF pair (see SpikeDecoder's `spikes`); the hidden neuron stays binary
+            self.input_neuron = input_neuron(spikes, **neuron)
             self.hidden_norm = nn.LayerNorm(hidden_dim)
             self.hidden_neuron = LIF(**neuron)
             self.out_norm = nn.LayerNorm(embed_dim)
@@ -74,11 +88,12 @@ class SpikingMLPBlock(nn.Module):
 
 class _DecoderBlock(nn.Module):
     def __init__(self, embed_dim, heads, hidden_dim, attention_spiking, mlp_spiking, scale, decay,
-                 neuron):
+                 spikes, neuron):
         super().__init__()
         self.attention = CausalSelfAttention(embed_dim, heads, spiking=attention_spiking,
-                                             scale=scale, decay=decay, **neuron)
-        self.mlp = SpikingMLPBlock(embed_dim, hidden_dim, spiking=mlp_spiking, **neuron)
+                                             scale=scale, decay=decay, spikes=spikes, **neuron)
+        self.mlp = SpikingMLPBlock(embed_dim, hidden_dim, spiking=mlp_spiking, spikes=spikes,
+                                   **neuron)
 
     def forward(self, x, cache=None):
         x = x + self.attention(x, cache)
@@ -117,6 +132,13 @@ class SpikeDecoder(nn.Module):
         Decayed causal mask in the spiking attention (see
         :class:`snnsk.layers.CausalSelfAttention`); ``False`` is the
         reference's plain 0/1 mask.
+    spikes : {'binary', 'ternary'}, default='binary'
+        Code of the neurons that read the float residual stream (the input
+        neuron of every attention and MLP block, and the readout):
+        ``'binary'`` LIF as in the reference, or ``'ternary'`` ON/OFF pairs
+        (:class:`snnsk.neurons.TernaryLIF`) that also carry the sign of
+        their input. Q, K, V, the attention output and the MLP hidden
+        layer stay binary. Ignored by ``spiking='none'``.
 
     Input ``[B, L]`` token ids with ``L <= context_length``; output
     ``[B, L, vocab_size]`` next-token logits.
@@ -125,7 +147,8 @@ class SpikeDecoder(nn.Module):
     def __init__(self, vocab_size, context_length, embed_dim=64, heads=4, blocks=2, mlp_ratio=4.0,
                  timesteps=4, threshold=1.0, tau=2.0, reset="hard", refractory=0,
                  surrogate="atan", alpha=None, backend="auto", spiking="full",
-                 position_encoding="static", attention_scale=0.125, attention_decay=True):
+                 position_encoding="static", attention_scale=0.125, attention_decay=True,
+                 spikes="binary"):
         super().__init__()
         for name, value, minimum in (("vocab_size", vocab_size, 1),
                                      ("context_length", context_length, 1),
@@ -139,6 +162,8 @@ class SpikeDecoder(nn.Module):
         if position_encoding not in POSITION_ENCODINGS:
             raise ValueError(f"position_encoding must be one of {', '.join(POSITION_ENCODINGS)}, "
                              f"got {position_encoding!r}")
+        if spikes not in SPIKE_CODES:
+            raise ValueError(f"spikes must be one of {', '.join(SPIKE_CODES)}, got {spikes!r}")
         if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, numbers.Real) or mlp_ratio <= 0:
             raise ValueError(f"mlp_ratio must be a positive number, got {mlp_ratio!r}")
         self.vocab_size = vocab_size
@@ -163,11 +188,11 @@ class SpikeDecoder(nn.Module):
         self.blocks = nn.ModuleList(
             _DecoderBlock(embed_dim, heads, hidden_dim, attention_spiking=spiking != "none",
                           mlp_spiking=spiking == "full", scale=attention_scale,
-                          decay=bool(attention_decay), neuron=neuron)
+                          decay=bool(attention_decay), spikes=spikes, neuron=neuron)
             for _ in range(blocks))
         self.readout_norm = nn.LayerNorm(embed_dim)
         if spiking != "none":
-            self.readout_neuron = LIF(**neuron)
+            self.readout_neuron = input_neuron(spikes, **neuron)
         self.head = nn.Linear(embed_dim, vocab_size)
 
     # ------------------------------------------------------------ parameters

@@ -17,7 +17,9 @@ from sklearn.pipeline import make_pipeline
 from snnsk import SpikeDecoderLM
 from snnsk.baselines import NGramLM
 from snnsk.datasets import load_corpus
-from snnsk.neurons import spiking_layers
+from snnsk.callbacks import FiringRateMonitor, firing_rate_history
+from snnsk.metrics import spike_report
+from snnsk.neurons import TernaryLIF, spiking_layers
 from snnsk.text import BOS_ID, TextNormalizer
 
 SMALL = dict(context_length=16, embed_dim=16, heads=2, blocks=1, timesteps=2, max_epochs=2,
@@ -39,7 +41,7 @@ def fitted(docs):
 def memorised():
     """A model that has learned one sentence by heart."""
     lm = SpikeDecoderLM(context_length=48, embed_dim=32, heads=2, blocks=1, timesteps=2,
-                        lr=1e-2, max_epochs=120, batch_size=8, random_state=0)
+                        lr=1e-2, max_epochs=160, batch_size=8, random_state=0)
     return lm.fit([PANGRAM] * 8)
 
 
@@ -170,6 +172,54 @@ def test_spike_stats_reports_every_spiking_layer(fitted, docs):
     assert set(stats.index) == {name for name, _ in spiking_layers(fitted.module_)}
     assert ((stats["firing_rate"] >= 0) & (stats["firing_rate"] <= 1)).all()
     assert (stats["timesteps"] == SMALL["timesteps"]).all()
+
+
+def test_ternary_spikes_reach_the_block_inputs_and_readout_and_are_counted_as_two_neurons(docs):
+    lm = SpikeDecoderLM(spikes="ternary", callbacks=[FiringRateMonitor()],
+                        **{**SMALL, "lr": 0.0, "max_epochs": 1}).fit(docs[:4])
+    kinds = {name: type(layer) for name, layer in spiking_layers(lm.module_)}
+    ternary = {name for name, kind in kinds.items() if kind is TernaryLIF}
+    assert ternary == {"blocks.0.attention.input_neuron", "blocks.0.mlp.input_neuron",
+                       "readout_neuron"}
+    captured = []
+    handle = lm.module_.readout_neuron.register_forward_hook(
+        lambda _m, _i, out: captured.append(out.detach()))
+    stats = lm.spike_stats(docs[:4])
+    handle.remove()
+    spikes = torch.cat([c.flatten() for c in captured])
+    assert set(spikes.unique().tolist()) == {-1.0, 0.0, 1.0}
+    row = stats.loc["readout_neuron"]
+    # one spike per nonzero entry, two neurons (ON and OFF) per entry
+    assert row["spikes"] == spikes.abs().sum().item()
+    assert row["neurons"] == 2 * SMALL["context_length"] * SMALL["embed_dim"]
+    assert row["firing_rate"] == pytest.approx(spikes.abs().sum().item() / (2 * spikes.numel()))
+    # lr=0: the training epoch fired exactly as spike_stats on the same documents
+    history = firing_rate_history(lm)
+    assert history.loc[1, "readout_neuron"] == pytest.approx(row["firing_rate"])
+    report = spike_report(lm, docs[:4])
+    assert report.loc["readout_neuron", "neurons"] == row["neurons"]
+    assert report.loc["blocks.0.mlp.fc1", "input"] == "spikes"
+    assert report.loc["blocks.0.mlp.fc1", "synaptic_ops"] == \
+        report.loc["blocks.0.mlp.input_neuron", "spikes"] * lm.module_.blocks[0].mlp.fc1.out_features
+
+
+def test_default_adamw_runs_fused_unless_told_otherwise(fitted, docs):
+    assert isinstance(fitted.optimizer_, torch.optim.AdamW) and fitted.optimizer_.defaults["fused"]
+    plain = SpikeDecoderLM(optimizer__fused=False, **{**SMALL, "max_epochs": 1}).fit(docs[:2])
+    assert not plain.optimizer_.defaults["fused"]
+    sgd = SpikeDecoderLM(optimizer=torch.optim.SGD, **{**SMALL, "max_epochs": 1}).fit(docs[:2])
+    assert isinstance(sgd.optimizer_, torch.optim.SGD) and not sgd.optimizer_.defaults.get("fused")
+
+
+def test_spikes_is_a_grid_searchable_architecture_parameter(docs):
+    lm = SpikeDecoderLM(**SMALL).fit(docs[:4])
+    lm.set_params(spikes="ternary")
+    assert type(lm.module_.readout_neuron) is TernaryLIF  # re-initialised
+    search = GridSearchCV(SpikeDecoderLM(**{**SMALL, "max_epochs": 1}),
+                          {"spikes": ["binary", "ternary"]}, cv=2).fit(docs[:6])
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    with pytest.raises(ValueError, match="spikes must be one of binary, ternary"):
+        SpikeDecoderLM(spikes="bipolar", **SMALL).fit(docs[:2])
 
 
 def test_interrupted_fit_leaves_a_usable_estimator(docs):

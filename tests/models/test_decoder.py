@@ -7,7 +7,9 @@ from snnsk.models import SpikeDecoder
 from snnsk.models.decoder import sinusoidal_table
 from snnsk.neurons import spiking_layers
 
-VARIANTS = [(mode, pe) for mode in ("full", "partial", "none") for pe in ("static", "learned")]
+VARIANTS = [(mode, pe, "binary") for mode in ("full", "partial", "none")
+            for pe in ("static", "learned")]
+VARIANTS += [("full", "static", "ternary"), ("partial", "learned", "ternary")]
 
 
 def make(mode="full", pe="static", **kw):
@@ -28,9 +30,9 @@ def test_binarised_sinusoidal_table():
     assert torch.allclose(sinusoidal_table(3, 2, binary=False)[:, 0], torch.sin(torch.arange(3.0)))
 
 
-@pytest.mark.parametrize("mode, pe", VARIANTS)
-def test_changing_a_future_token_never_changes_earlier_logits(mode, pe):
-    model = make(mode, pe)
+@pytest.mark.parametrize("mode, pe, spikes", VARIANTS)
+def test_changing_a_future_token_never_changes_earlier_logits(mode, pe, spikes):
+    model = make(mode, pe, spikes=spikes)
     ids = torch.randint(3, 40, (4, 12))
     changed = ids.clone()
     changed[:, 7] = (changed[:, 7] + 1 - 3) % 37 + 3
@@ -41,9 +43,9 @@ def test_changing_a_future_token_never_changes_earlier_logits(mode, pe):
     assert not torch.equal(a[:, 7:], b[:, 7:])
 
 
-@pytest.mark.parametrize("mode, pe", VARIANTS)
-def test_cached_generation_equals_uncached_token_for_token(mode, pe):
-    model = make(mode, pe)
+@pytest.mark.parametrize("mode, pe, spikes", VARIANTS)
+def test_cached_generation_equals_uncached_token_for_token(mode, pe, spikes):
+    model = make(mode, pe, spikes=spikes)
     prompt = torch.randint(3, 40, (2, 3))
     # 30 new tokens: the 12-token window fills and restarts several times
     runs = []
@@ -81,8 +83,30 @@ def test_variants_differ_in_what_spikes():
     assert set(codes.unique().tolist()) <= {0.0, 1.0}
 
 
-def test_gradients_reach_every_parameter_through_the_spikes():
-    model = make("full", "learned").train()
+def test_ternary_code_reads_the_residual_stream_with_on_off_pairs():
+    model = make("full", spikes="ternary")
+    ternary = sorted(name for name, layer in spiking_layers(model) if layer.populations == 2)
+    assert ternary == ["blocks.0.attention.input_neuron", "blocks.0.mlp.input_neuron",
+                       "blocks.1.attention.input_neuron", "blocks.1.mlp.input_neuron",
+                       "readout_neuron"]
+    seen = {}
+    hooks = [model.get_submodule(name).register_forward_hook(
+        lambda _m, _i, out, name=name: seen.setdefault(name, out)) for name in
+        ("blocks.0.mlp.input_neuron", "blocks.0.attention.qkv_neuron")]
+    with torch.no_grad():
+        model(torch.randint(3, 40, (4, 12)))
+    for hook in hooks:
+        hook.remove()
+    # the sign of the normalised input is carried by OFF spikes; Q, K, V stay binary
+    assert set(seen["blocks.0.mlp.input_neuron"].unique().tolist()) == {-1.0, 0.0, 1.0}
+    assert set(seen["blocks.0.attention.qkv_neuron"].unique().tolist()) == {0.0, 1.0}
+    # the non-spiking baseline has no neurons to change
+    assert not list(spiking_layers(make("none", spikes="ternary")))
+
+
+@pytest.mark.parametrize("spikes", ["binary", "ternary"])
+def test_gradients_reach_every_parameter_through_the_spikes(spikes):
+    model = make("full", "learned", spikes=spikes).train()
     ids = torch.randint(3, 40, (4, 12))
     loss = torch.nn.functional.cross_entropy(model(ids).reshape(-1, 40), ids.roll(-1, 1).reshape(-1))
     loss.backward()
@@ -105,6 +129,7 @@ def test_set_spiking_params_in_place():
     (dict(position_encoding="rope"), "position_encoding must be one of"),
     (dict(blocks=0), "blocks must be an integer >= 1"),
     (dict(mlp_ratio=0), "mlp_ratio must be a positive number"),
+    (dict(spikes="signed"), "spikes must be one of binary, ternary"),
 ])
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
