@@ -8,7 +8,7 @@
 2. Generation throughput: ``generate`` with the key/value cache against
    recomputing the whole context for every token, at two context lengths.
 
-Medians of ``--runs`` interleaved runs (this machine is noisy).
+Medians of ``--runs`` (default 5) interleaved runs (this machine is noisy).
 
 Usage::
 
@@ -88,7 +88,7 @@ def generation_throughput(docs, context_length, new_tokens, runs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
     docs = load_corpus()
     if args.quick:

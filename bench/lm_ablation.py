@@ -5,15 +5,15 @@ demo's budget (``snnsk.demo.DEMO_MODEL``: context 64, embed 64, 2 blocks, 4 epoc
 at heads 2, threshold 0.25, T 4, and scored in bits per character on the demo's
 32 held-out documents (the same ``train_test_split`` as ``snnsk demo``). Each
 spiking row is printed with the ratio to the ``spiking='none'`` model trained
-with the same batch size and seed. Differences between seeds reach about 0.07
-bits per character, so compare rows of the same seed (``--seeds 0 1`` repeats
-every row).
+with the same batch size and seed. A row moves by up to 0.15 bits per
+character from one seed to another, so compare rows of the same seed
+(``--seeds 0 1`` repeats every row).
 
 Runs ``--jobs`` fits at a time, one torch thread each.
 
 Usage::
 
-    python bench/lm_ablation.py            # all rows, seed 0 (about 6 minutes on 2 cores)
+    python bench/lm_ablation.py            # all rows, seed 0 (about 4½ minutes on 2 cores)
     python bench/lm_ablation.py --seeds 0 1
     python bench/lm_ablation.py --quick    # a smoke run (1 epoch, 2 rows)
 """
