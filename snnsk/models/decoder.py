@@ -19,7 +19,7 @@ Three variants (``spiking``):
 stream (block inputs, readout) by an ON/OFF pair emitting −1/0/+1
 (:class:`snnsk.neurons.TernaryLIF`). A binary LIF is silent for every
 negative input, so the weights after it never see the input's sign; on the
-embedded corpus the ternary code closes about half of the gap to the
+embedded corpus the ternary code closes about a third of the gap to the
 non-spiking baseline (``bench/BENCHMARKS.md``). Q, K, V stay binary, so the
 attention is the reference's.
 """
