@@ -47,7 +47,6 @@ def held_out_bits(settings: dict, seed: int, quick: bool) -> tuple[float, float]
     import torch
 
     torch.set_num_threads(1)
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import Pipeline
 

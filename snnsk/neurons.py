@@ -28,7 +28,8 @@ from torch import nn
 from ._backends import BACKENDS, make_params, run_lif
 from .surrogate import Surrogate
 
-__all__ = ["lif", "LIF", "TernaryLIF", "SPIKE_CODES", "input_neuron", "SpikingLayer", "NEURON_PARAMS", "set_neuron_params", "spiking_layers"]
+__all__ = ["lif", "LIF", "TernaryLIF", "SPIKE_CODES", "check_spike_code", "input_neuron",
+           "SpikingLayer", "NEURON_PARAMS", "set_neuron_params", "spiking_layers"]
 
 #: Parameters of :class:`LIF` that can be changed in place on a built network.
 NEURON_PARAMS = ("tau", "threshold", "reset", "v_reset", "refractory", "surrogate", "alpha",
@@ -220,21 +221,21 @@ class TernaryLIF(LIF):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self._check_pair()
+
+    def _check_pair(self):
+        # at construction and at every call: set_neuron_params may change the values in between
         if self.return_v:
             raise ValueError("TernaryLIF does not return membrane potentials (return_v=True)")
-        self._check_polarity(self.threshold, self.v_reset)
-
-    @staticmethod
-    def _check_polarity(threshold, v_reset):
-        if not (threshold > 0 and v_reset <= 0):
+        if not (self.threshold > 0 and self.v_reset <= 0):
             raise ValueError(f"TernaryLIF needs threshold > 0 and v_reset <= 0 (so ON and OFF never "
-                             f"fire together), got threshold={threshold!r}, v_reset={v_reset!r}")
+                             f"fire together), got threshold={self.threshold!r}, "
+                             f"v_reset={self.v_reset!r}")
 
     def forward(self, x: torch.Tensor):
-        self._check_polarity(self.threshold, self.v_reset)
+        self._check_pair()
         # one call for both populations: the ON/OFF axis rides along as a batch axis
-        both = lif(torch.stack([x, -x], dim=1), **{name: getattr(self, name)
-                                                     for name in NEURON_PARAMS})
+        both = super().forward(torch.stack([x, -x], dim=1))
         return both[:, 0] - both[:, 1]
 
 
@@ -242,11 +243,16 @@ class TernaryLIF(LIF):
 SPIKE_CODES = ("binary", "ternary")
 
 
-def input_neuron(spikes: str = "binary", **neuron) -> LIF:
-    """A :class:`LIF` (``spikes='binary'``) or a :class:`TernaryLIF` (``'ternary'``)."""
+def check_spike_code(spikes) -> str:
+    """``spikes`` if it is one of :data:`SPIKE_CODES`, else a ValueError naming the choices."""
     if spikes not in SPIKE_CODES:
         raise ValueError(f"spikes must be one of {', '.join(SPIKE_CODES)}, got {spikes!r}")
-    return (TernaryLIF if spikes == "ternary" else LIF)(**neuron)
+    return spikes
+
+
+def input_neuron(spikes: str = "binary", **neuron) -> LIF:
+    """A :class:`LIF` (``spikes='binary'``) or a :class:`TernaryLIF` (``'ternary'``)."""
+    return (TernaryLIF if check_spike_code(spikes) == "ternary" else LIF)(**neuron)
 
 
 def spiking_layers(module: nn.Module):

@@ -218,11 +218,11 @@ class OperationCounter:
             self._running.pop()
 
     def _spike_hook(self, name):
-        def record(_module, _inputs, output):
+        def record(module, _inputs, output):
             spikes = output[0] if isinstance(output, tuple) else output
             entry = self._entry(name, "spiking")
             entry.timesteps = int(spikes.shape[0])
-            populations = _module.populations
+            populations = module.populations
             entry.neurons = math.prod(spikes.shape[2:]) * populations
             entry.spikes += int(torch.count_nonzero(spikes.detach()))
             entry.neuron_steps += spikes.numel() * populations

@@ -51,14 +51,19 @@ def test_lif_benchmark_quick_run_prints_table():
         assert [r[0] for r in tables[1][1]] == ["2", "4"]
 
 
-def test_lm_benchmark_quick_run_prints_tables():
-    script = SCRIPT.parent / "lm.py"
+def _run_bench(name, *args, timeout=600):
+    """Run ``bench/<name> args`` from the repository root; its stdout, after checking it succeeded."""
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    proc = subprocess.run([sys.executable, str(script), "--quick", "--runs", "1"],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=SCRIPT.parents[1])
+    proc = subprocess.run([sys.executable, str(SCRIPT.parent / name), *args], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=SCRIPT.parents[1])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    tables = _tables(proc.stdout)
-    assert [t[0][0] for t in tables] == ["tokens", "context"], proc.stdout
+    return proc.stdout
+
+
+def test_lm_benchmark_quick_run_prints_tables():
+    out = _run_bench("lm.py", "--quick", "--runs", "1", timeout=300)
+    tables = _tables(out)
+    assert [t[0][0] for t in tables] == ["tokens", "context"], out
     training, generation = tables[0][1][0], tables[1][1][0]
     assert all(float(c) > 0 for c in training[:5])
     assert generation[-1] == "yes"  # cached and uncached generation wrote the same text
@@ -159,12 +164,7 @@ def test_lif_benchmark_gpu_tables_from_a_cpu_dry_run():
 
 
 def test_vit_quality_quick_run_prints_both_tables():
-    script = SCRIPT.parent / "vit_quality.py"
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    proc = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True,
-                          timeout=600, env=env, cwd=SCRIPT.parents[1])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = proc.stdout
+    out = _run_bench("vit_quality.py", "--quick")
     for model in ("SVC (RBF, default)", "SpikingViT ssa", "SpikingViT sdsa", "SpikingViT qk",
                   "SVC on flattened event frames"):
         assert model in out, out
@@ -172,15 +172,10 @@ def test_vit_quality_quick_run_prints_both_tables():
 
 
 def test_lm_ablation_quick_run_prints_each_row_beside_its_non_spiking_twin():
-    script = SCRIPT.parent / "lm_ablation.py"
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    proc = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True,
-                          timeout=600, env=env, cwd=SCRIPT.parents[1])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    rows = {line[:56].strip(): line[56:].split() for line in proc.stdout.splitlines()
+    out = _run_bench("lm_ablation.py", "--quick")
+    rows = {line[:56].strip(): line[56:].split() for line in out.splitlines()
             if line.startswith(("ternary", "non-spiking"))}
-    assert set(rows) == {"ternary, soft reset, alpha 4, batch 16", "non-spiking, batch 16"}, \
-        proc.stdout
+    assert set(rows) == {"ternary, soft reset, alpha 4, batch 16", "non-spiking, batch 16"}, out
     seed, bits, ratio, _ = rows["ternary, soft reset, alpha 4, batch 16"]
     assert seed == "0" and float(bits) > 0
     assert float(ratio) == pytest.approx(float(bits) / float(rows["non-spiking, batch 16"][1]),

@@ -34,7 +34,7 @@ from torch import nn
 
 from .._validation import check_int
 from ..layers.attention import CausalSelfAttention, KVCache
-from ..neurons import LIF, SPIKE_CODES, input_neuron, set_neuron_params
+from ..neurons import LIF, check_spike_code, input_neuron, set_neuron_params
 from ..surrogate import ATan
 
 __all__ = ["SpikeDecoder", "SpikingMLPBlock", "sinusoidal_table", "SPIKING_MODES",
@@ -162,8 +162,8 @@ class SpikeDecoder(nn.Module):
         if position_encoding not in POSITION_ENCODINGS:
             raise ValueError(f"position_encoding must be one of {', '.join(POSITION_ENCODINGS)}, "
                              f"got {position_encoding!r}")
-        if spikes not in SPIKE_CODES:
-            raise ValueError(f"spikes must be one of {', '.join(SPIKE_CODES)}, got {spikes!r}")
+        # checked here too: spiking='none' builds no neuron that would check it
+        check_spike_code(spikes)
         if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, numbers.Real) or mlp_ratio <= 0:
             raise ValueError(f"mlp_ratio must be a positive number, got {mlp_ratio!r}")
         self.vocab_size = vocab_size
