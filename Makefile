@@ -1,11 +1,13 @@
 # `make test` and `make demo` each create .venv and install what they need first.
 # TORCH_SPEC picks the torch build: the default is the CPU wheel; a GPU user can pass e.g.
-#   make test TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126" EXTRAS=dev,cuda
-# (EXTRAS=dev,cuda also installs CuPy, which the 'cupy' backend and the GPU tests need).
+#   make test TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126"
+# EXTRAS: the default installs CuPy for CUDA 12 (the 'cupy' backend and the GPU tests need it; without
+# a GPU, the suite still compiles every kernel with its NVRTC). With a CUDA 13 PyTorch pass
+# EXTRAS=dev,cuda13 (CuPy has one package per CUDA version; two installed clash).
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev
+EXTRAS ?= dev,cuda
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.snnsk-installed

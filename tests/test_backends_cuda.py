@@ -450,6 +450,25 @@ def test_probe_reports_the_device_and_compiler_cause(monkeypatch, fresh_probe, f
         assert cuda.unavailable_reason(1) == "CuPy sees 1 CUDA device(s), not cuda:1"
 
 
+def test_the_real_cupy_without_a_gpu_reports_the_driver_cause(fresh_probe):
+    # What a user of pip install 'snnsk[cuda]' on a machine without a usable GPU sees: the
+    # real CuPy's own error, not a guess (the fakes above pin the wording of each case).
+    try:
+        import cupy  # noqa: F401
+    except Exception as exc:
+        pytest.skip(f"CuPy is not importable here ({type(exc).__name__}: {exc})")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is usable here: this checks the machine without one")
+    reason = cuda.unavailable_reason(0)
+    assert reason is not None and reason.startswith(("CuPy cannot use a CUDA device: ",
+                                                    "CuPy sees no CUDA device")), reason
+    p = make_params()
+    with pytest.raises(RuntimeError) as info:
+        resolve_backend("cupy", _fake_cuda_tensor(), p)
+    assert str(info.value) == f"LIF backend 'cupy' cannot run this input: {reason}"
+    assert resolve_backend("auto", _fake_cuda_tensor(), p) == "torch"
+
+
 def test_cupy_refuses_float64_and_custom_surrogates_before_probing(monkeypatch, fresh_probe):
     monkeypatch.setattr(cuda, "_cupy", lambda: pytest.fail("probed CuPy needlessly"))
     assert "float32, float16 and bfloat16, got torch.float64" in cuda.unsupported_reason(

@@ -181,3 +181,25 @@ def test_lm_ablation_quick_run_prints_each_row_beside_its_non_spiking_twin():
     assert float(ratio) == pytest.approx(float(bits) / float(rows["non-spiking, batch 16"][1]),
                                          abs=2e-3)
     assert float(rows["non-spiking, batch 16"][2]) == 1.0
+
+
+def test_gpu_check_script_runs_every_step_and_logs_it(tmp_path):
+    # kernels/gpu_check.sh is what a GPU machine runs in one call; here it must still run each
+    # step, log it and list the exit statuses (the GPU tests skip, the GPU benchmark refuses)
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: the script would run the real GPU checks")
+    script = SCRIPT.parents[1] / "kernels" / "gpu_check.sh"
+    env = dict(os.environ, OUT=str(tmp_path), PY=sys.executable, TESTS_LIMIT="240",
+               BENCH_LIMIT="120")
+    proc = subprocess.run(["bash", str(script), "run"], capture_output=True, text=True,
+                          timeout=420, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = (tmp_path / "summary.txt").read_text().splitlines()
+    assert [line.split(":")[0] for line in summary] == ["environment", "gpu_tests", "bench_lif"]
+    assert summary[1].startswith("gpu_tests: exit 0 "), summary
+    tests_log = (tmp_path / "gpu_tests.log").read_text()
+    assert "needs a CUDA device" in tests_log and " passed" not in tests_log, tests_log
+    assert summary[2].startswith("bench_lif: exit 2 "), summary
+    assert "no CUDA device" in (tmp_path / "bench_lif.log").read_text()
+    usage = subprocess.run(["bash", str(script)], capture_output=True, text=True)
+    assert usage.returncode == 2 and "usage" in usage.stderr

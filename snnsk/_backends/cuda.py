@@ -112,7 +112,8 @@ def unavailable_reason(device_index: int) -> str | None:
     try:
         cupy = _cupy()
     except ModuleNotFoundError as exc:
-        return f"CuPy is not installed ({exc}); install it with pip install 'snnsk[cuda]'"
+        return (f"CuPy is not installed ({exc}); install it with pip install 'snnsk[cuda]' "
+                "('snnsk[cuda13]' with a CUDA 13 PyTorch)")
     except Exception as exc:  # installed but broken: a missing library, a version clash...
         return f"CuPy is installed but could not be imported: {type(exc).__name__}: {exc}"
     try:
@@ -128,7 +129,7 @@ def unavailable_reason(device_index: int) -> str | None:
     except Exception as exc:
         return (f"CuPy cannot load NVRTC, the run-time CUDA compiler the kernels need: "
                 f"{type(exc).__name__}: {exc} (pip install 'snnsk[cuda]' installs it as "
-                "nvidia-cuda-nvrtc-cu12)")
+                "nvidia-cuda-nvrtc-cu12, 'snnsk[cuda13]' as nvidia-cuda-nvrtc)")
     return None
 
 
