@@ -33,6 +33,7 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -174,13 +175,17 @@ def test_every_kernel_variant_compiles_with_nvcc_for_sm80_and_sm90(tmp_path):
     assert len(names) == len(set(names)) == 3 * (2**5 + 4 * 12)
     source = tmp_path / "lif_all.cu"
     source.write_text(instantiation_source(names))
-    for arch in ARCHS:
+    builds = {}
+    for arch in ARCHS:  # one compiler per architecture, side by side
         cubin = tmp_path / f"lif_{arch}.cubin"
         # the language standard CuPy compiles with; warnings are errors
         cmd = [nvcc, "-std=c++14", f"-arch={arch}", "-cubin", "-Werror", "all-warnings",
                "-o", str(cubin), str(source)]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        assert result.returncode == 0, f"{' '.join(cmd)}\n{result.stdout}{result.stderr}"
+        builds[arch] = cmd, cubin, subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                                    stderr=subprocess.STDOUT, text=True)
+    for arch, (cmd, cubin, build) in builds.items():
+        output, _ = build.communicate()
+        assert build.returncode == 0, f"{' '.join(cmd)}\n{output}"
         symbols = set(re.findall(rb"_Z\d+snnsk_lif_(?:forward|backward)I[0-9A-Za-z_]+",
                                  cubin.read_bytes()))
         assert len(symbols) == len(names), f"{arch}: {len(symbols)} kernels in the cubin"
@@ -488,6 +493,87 @@ def test_kernel_names_are_the_loader_s():
     assert cuda.backward_name("float", 3, False, False, True, False) == \
         "snnsk_lif_backward<float, 3, 0, 0, 1, 0>"
     assert "snnsk_lif_forward<snnsk_half, 1, 1, 0, 0, 1>" in cuda.kernel_names()
+
+
+class _FakeCupyLoader:
+    """Just enough of CuPy for ``cuda._kernel`` and ``cuda._launch``; records what they do."""
+
+    def __init__(self, compile_error=None):
+        self.modules, self.launches, self.devices = [], [], []
+        loader = self
+
+        class Kernel:
+            def __init__(self, name):
+                self.name = name
+
+            def __call__(self, grid, block, args, stream=None):
+                loader.launches.append((self.name, grid, block, args, stream.ptr,
+                                        tuple(loader.devices)))
+
+        class RawModule:
+            def __init__(self, code, options, name_expressions):
+                loader.modules.append((code, options, name_expressions))
+
+            def get_function(self, name):
+                if compile_error is not None:
+                    raise compile_error
+                return Kernel(name)
+
+        class Device:
+            def __init__(self, index):
+                self.index = index
+
+            def __enter__(self):
+                loader.devices.append(self.index)
+
+            def __exit__(self, *exc):
+                loader.devices.pop()
+
+        self.RawModule = RawModule
+        self.cuda = types.SimpleNamespace(
+            Device=Device, ExternalStream=lambda ptr: types.SimpleNamespace(ptr=ptr))
+
+
+@pytest.fixture
+def fake_loader(monkeypatch):
+    def install(**kwargs):
+        fake = _FakeCupyLoader(**kwargs)
+        monkeypatch.setattr(cuda, "_cupy", lambda: fake)
+        # each device's current PyTorch stream, as a distinct handle
+        monkeypatch.setattr(torch.cuda, "current_stream",
+                            lambda device: types.SimpleNamespace(cuda_stream=1000 + device.index))
+        return fake
+
+    cuda._kernel.cache_clear()
+    yield install
+    cuda._kernel.cache_clear()
+
+
+def test_loader_compiles_each_option_set_once_and_launches_on_the_current_stream(fake_loader):
+    fake = fake_loader()
+    forward = cuda.forward_name("float", True, True, False, True, False)
+    backward = cuda.backward_name("snnsk_bf16", 0, True, False, True, False)
+    args = (np.uint64(0), np.int32(3), np.float32(1.0))
+    cuda._launch(forward, 1000, args, torch.device("cuda", 1))
+    cuda._launch(forward, 256, args, torch.device("cuda", 0))
+    cuda._launch(backward, 257, args, torch.device("cuda", 1))
+    # one NVRTC module per option set, from the packaged source, with the backend's options and
+    # the kernel's name as its only name expression (CuPy itself recompiles it per device)
+    assert fake.modules == [(cuda.kernel_source(), cuda.NVRTC_OPTIONS, (forward,)),
+                            (cuda.kernel_source(), cuda.NVRTC_OPTIONS, (backward,))]
+    # ceil(N / BLOCK) blocks of BLOCK threads, on the tensor's device and its current stream
+    assert fake.launches == [(forward, (4,), (256,), args, 1001, (1,)),
+                             (forward, (1,), (256,), args, 1000, (0,)),
+                             (backward, (2,), (256,), args, 1001, (1,))]
+    assert fake.devices == []
+
+
+def test_a_compile_failure_names_the_kernel(fake_loader):
+    fake_loader(compile_error=Exception("lif.cu(12): error: identifier \"foo\" is undefined"))
+    name = cuda.forward_name("snnsk_half", False, True, True, True, True)
+    with pytest.raises(RuntimeError, match=re.escape(f"compiling lif.cu ({name}) with NVRTC "
+                                                     "failed: lif.cu(12): error: identifier")):
+        cuda._launch(name, 10, (), torch.device("cuda", 0))
 
 
 # ---------------------------------------------------------------------------

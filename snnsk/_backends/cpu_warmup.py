@@ -1,0 +1,89 @@
+"""Compile every variant of the numba LIF kernels into numba's disk cache, on all cores.
+
+The ``cpu`` backend compiles one kernel per option set on first use (about two
+seconds each; 128 in all), and numba caches them on disk next to the module.
+A fresh checkout's test suite meets most of them, one after the other, in a
+single process. This module compiles them beforehand: the forward variants in
+one process and the backward variants in another, each running its kernels
+once on tiny inputs with exactly the argument types of the real calls, so the
+cache holds what the backend will look up. The two processes write different
+cache index files (one per kernel function), so they never race on one.
+
+Usage::
+
+    python -m snnsk._backends.cpu_warmup            # both halves, side by side
+    python -m snnsk._backends.cpu_warmup forward    # one half in this process
+"""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+DTYPES = (np.float32, np.float64)
+_T, _N = 3, 4
+
+
+def _constants(dtype):
+    from . import cpu
+    from .params import make_params
+
+    return cpu._constants(make_params(), dtype)
+
+
+def compile_forward() -> int:
+    """Run every forward variant once; returns how many."""
+    from . import cpu
+
+    count = 0
+    for dtype, flags in itertools.product(DTYPES, itertools.product((False, True), repeat=5)):
+        hard, decay_input, refractory, store_h, store_v = flags
+        x = np.ones((_T, _N), dtype)
+        dummy = np.zeros((1, 1), dtype)
+        full = lambda d=dtype: np.empty((_T, _N), d)  # noqa: E731
+        cpu.forward_kernel(*flags)(
+            x, full(), full() if store_h else dummy,
+            np.empty((_T, _N), np.uint8) if store_h and refractory else dummy.astype(np.uint8),
+            full() if store_v else dummy, _constants(dtype), 1 if refractory else 0)
+        count += 1
+    return count
+
+
+def compile_backward() -> int:
+    """Run every backward variant once; returns how many."""
+    from . import cpu
+    from ._fused import SURROGATE_CODES
+
+    count = 0
+    for dtype, code, hard, refractory, has_grad_v in itertools.product(
+            DTYPES, SURROGATE_CODES.values(), (False, True), (False, True), (False, True)):
+        full = lambda d=dtype: np.zeros((_T, _N), d)  # noqa: E731
+        cpu.backward_kernel(code, hard, refractory, has_grad_v)(
+            full(), full() if has_grad_v else np.empty((1, 1), dtype), full(),
+            np.zeros((_T, _N), np.uint8) if refractory else np.empty((1, 1), np.uint8),
+            full(), _constants(dtype))
+        count += 1
+    return count
+
+
+HALVES = {"forward": compile_forward, "backward": compile_backward}
+
+
+def main(argv: list[str]) -> int:
+    if argv:
+        (half,) = argv
+        start = time.perf_counter()
+        count = HALVES[half]()
+        print(f"{count} {half} kernels ready in {time.perf_counter() - start:.1f} s")
+        return 0
+    workers = [subprocess.Popen([sys.executable, "-m", "snnsk._backends.cpu_warmup", half])
+               for half in HALVES]
+    return max(worker.wait() for worker in workers)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
