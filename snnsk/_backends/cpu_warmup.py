@@ -1,4 +1,4 @@
-"""Compile every variant of the numba LIF kernels into numba's disk cache, on all cores.
+"""Compile every variant of the numba LIF kernels into numba's disk cache, in two processes.
 
 The ``cpu`` backend compiles one kernel per option set on first use (about two
 seconds each; 128 in all), and numba caches them on disk next to the module.
@@ -74,6 +74,11 @@ HALVES = {"forward": compile_forward, "backward": compile_backward}
 
 
 def main(argv: list[str]) -> int:
+    from . import cpu
+
+    if cpu.numba is None:  # the suite reports the cause; nothing to compile
+        print(f"numba is not usable ({cpu.NUMBA_ERROR!r}): no kernels compiled")
+        return 0
     if argv:
         (half,) = argv
         start = time.perf_counter()
