@@ -32,6 +32,6 @@ def test_warm_up_covers_every_variant_with_the_real_call_signatures():
     assert not new, f"compiled again by the real calls: {new}"
 
 
-def test_a_half_runs_alone_and_a_bad_name_is_refused():
+def test_an_unknown_half_is_refused():
     with pytest.raises(KeyError):
         cpu_warmup.main(["sideways"])

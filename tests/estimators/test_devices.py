@@ -37,16 +37,9 @@ DEVICES = [
 N_TEST = 60
 
 
-def _digits():
-    from sklearn.datasets import load_digits
-
-    X, y = load_digits(return_X_y=True)
-    return (X / 16.0).astype(np.float32), y
-
-
-def _classifiers(device):
+def _classifiers(device, digits):
     """name -> (estimator, X_train, y_train, X_test); tiny models, a few seconds each on 2 cores."""
-    X, y = _digits()
+    X, y = digits
     Xs, ys = load_sequential_digits()
     common = dict(device=device, random_state=0)
     return {
@@ -87,9 +80,9 @@ def _load_without_gpu(folder: Path, names) -> dict:
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_saved_on_a_device_loads_and_predicts_without_a_gpu(device, tmp_path):
+def test_saved_on_a_device_loads_and_predicts_without_a_gpu(device, digits, tmp_path):
     expected = {}
-    for name, (clf, X, y, X_test) in _classifiers(device).items():
+    for name, (clf, X, y, X_test) in _classifiers(device, digits).items():
         clf.fit(X, y)
         joblib.dump(clf, tmp_path / f"{name}.joblib")
         joblib.dump(X_test, tmp_path / f"{name}.x")
