@@ -35,6 +35,7 @@ from skorch.utils import to_numpy
 
 from ..losses import LOSSES, MeanOverTimeLoss, TETLoss
 from ..neurons import LIF, NEURON_PARAMS, set_neuron_params, spiking_layers
+from .recalibration import recalibrate_batch_norm
 
 __all__ = ["SpikingMixin", "SpikingClassifierMixin", "SPIKING_PARAMS"]
 
@@ -133,6 +134,21 @@ class SpikingMixin:
         self._check_spiking_params()
         with self._seeded():
             return super().fit(X, y, **fit_params)
+
+    #: Training samples the batch-norm statistics are recomputed on when a fit ends.
+    _recalibration_samples = 1024
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        """Recompute batch-norm statistics with the final weights (also after an interrupted fit).
+
+        See :mod:`snnsk.estimators.recalibration`: the running averages lag
+        behind the weights, which ruins the predictions of short fits.
+        """
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        if X is not None:
+            # an int seed picks the subset; a RandomState is not consumed for it
+            seed = int(self.random_state) if isinstance(self.random_state, numbers.Integral) else 0
+            recalibrate_batch_norm(self, X, y, max_samples=self._recalibration_samples, seed=seed)
 
     # --------------------------------------------------------- module wiring
     def _module_params(self) -> dict:
