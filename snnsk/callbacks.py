@@ -1,4 +1,5 @@
-"""skorch callbacks for spiking estimators: firing-rate monitoring and a surrogate sharpness schedule.
+"""skorch callbacks for spiking estimators: firing-rate monitoring, a surrogate sharpness schedule
+and a cosine learning-rate schedule over the fit.
 
 Pass them as ``callbacks=[...]`` to any snnsk estimator (or any skorch net
 whose module holds spiking layers).
@@ -15,7 +16,8 @@ from skorch.callbacks import Callback
 
 from .neurons import set_neuron_params, spiking_layers
 
-__all__ = ["FiringRateMonitor", "SurrogateAlphaSchedule", "firing_rate_history", "SCHEDULES"]
+__all__ = ["FiringRateMonitor", "SurrogateAlphaSchedule", "CosineLR", "firing_rate_history",
+           "SCHEDULES"]
 
 #: Shapes of :class:`SurrogateAlphaSchedule`.
 SCHEDULES = ("linear", "exponential")
@@ -206,3 +208,76 @@ class SurrogateAlphaSchedule(Callback):
         alpha = self.alpha_at(epoch, self.epochs or net.max_epochs)
         set_neuron_params(net.module_, alpha=alpha)
         net.history.record(self.key, alpha)
+
+
+class CosineLR(Callback):
+    """Cosine decay of the learning rate over the whole fit, stepped every training batch.
+
+    At training batch ``i`` of ``n = max_epochs × batches per epoch``, every
+    parameter group gets ``lr₀ · (1 + cos(π · i / n)) / 2`` (after an optional
+    linear warm-up over the first ``warmup · n`` batches), so the rate reaches
+    zero with the last batch however many epochs the fit has: a budget-aware
+    search (``HalvingGridSearchCV(resource='max_epochs')``) judges every
+    candidate on a fully annealed model. ``lr₀`` is each group's rate when
+    the fit starts, and is put back when it ends, so a following
+    ``partial_fit`` anneals again from it.
+
+    skorch's ``LRScheduler`` with ``CosineAnnealingLR`` needs the number of
+    steps when it is built; this one counts them from the data and
+    ``max_epochs`` at the start of each fit (the first epoch's batch count
+    replaces the estimate once known, which matters with a validation split).
+
+    Parameters
+    ----------
+    warmup : float, default=0.0
+        Fraction of the batches over which the rate rises linearly from 0.
+
+    Examples
+    --------
+    >>> from snnsk import SpikingMLPClassifier
+    >>> from snnsk.callbacks import CosineLR
+    >>> clf = SpikingMLPClassifier(max_epochs=10, callbacks=[CosineLR(warmup=0.05)])
+    """
+
+    def __init__(self, warmup: float = 0.0):
+        self.warmup = warmup
+
+    def initialize(self):
+        w = self.warmup
+        if isinstance(w, bool) or not isinstance(w, numbers.Real) or not 0 <= w < 1:
+            raise ValueError(f"warmup must be a number in [0, 1), got {w!r}")
+        return self
+
+    def factor(self, step: int, total: int) -> float:
+        """The multiplier of the initial rate at training batch ``step`` (from 0) of ``total``."""
+        warm = int(self.warmup * total)
+        if step < warm:
+            return (step + 1) / (warm + 1)
+        progress = min((step - warm) / max(1, total - warm), 1.0)
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.base_lrs_ = [group["lr"] for group in net.optimizer_.param_groups]
+        n = len(net.get_dataset(X, y)) if X is not None else 1
+        batch = n if net.batch_size in (None, -1) else net.batch_size
+        self.total_ = max(1, math.ceil(n / batch) * net.max_epochs)
+        self.step_ = 0
+        self.epoch_batches_ = None
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if not training:
+            return
+        factor = self.factor(self.step_, self.total_)
+        for group, base in zip(net.optimizer_.param_groups, self.base_lrs_):
+            group["lr"] = base * factor
+        self.step_ += 1
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.epoch_batches_ is None:
+            # the real batches per epoch (a validation split takes some of the data)
+            self.epoch_batches_ = self.step_
+            self.total_ = max(1, self.epoch_batches_ * net.max_epochs)
+
+    def on_train_end(self, net, **kwargs):
+        for group, base in zip(net.optimizer_.param_groups, getattr(self, "base_lrs_", [])):
+            group["lr"] = base

@@ -1,4 +1,6 @@
-"""Firing-rate monitoring and the surrogate sharpness schedule."""
+"""Firing-rate monitoring, the surrogate sharpness schedule and the cosine learning-rate schedule."""
+
+import math
 
 import numpy as np
 import pytest
@@ -7,7 +9,7 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from snnsk import SpikingMLPClassifier
-from snnsk.callbacks import FiringRateMonitor, SurrogateAlphaSchedule, firing_rate_history
+from snnsk.callbacks import CosineLR, FiringRateMonitor, SurrogateAlphaSchedule, firing_rate_history
 
 
 def small_mlp(**kwargs):
@@ -105,3 +107,54 @@ def test_alpha_schedule_rejects_bad_parameters(kwargs, error, match):
 def test_monitor_rejects_a_bad_key():
     with pytest.raises(ValueError, match="key"):
         FiringRateMonitor(key="").initialize()
+
+
+class _RecordLR(Callback):
+    """Records the first group's learning rate at every training batch."""
+
+    def initialize(self):
+        self.lrs_ = []
+        return self
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training:
+            self.lrs_.append(net.optimizer_.param_groups[0]["lr"])
+
+
+def _fit_with_schedule(digits, schedule, n=100, epochs=3, **kwargs):
+    X, y = digits
+    record = _RecordLR()
+    # the recorder runs after the schedule (callbacks run in order)
+    clf = SpikingMLPClassifier(hidden_layer_sizes=(8,), max_epochs=epochs, batch_size=20, lr=0.01,
+                               random_state=0, callbacks=[schedule, record], **kwargs)
+    return clf.fit(X[:n], y[:n]), record.lrs_
+
+
+def test_cosine_lr_follows_the_formula_and_comes_back(digits):
+    clf, lrs = _fit_with_schedule(digits, CosineLR())
+    n = 3 * 5  # 3 epochs of 100 samples in batches of 20
+    expected = [0.01 * 0.5 * (1 + math.cos(math.pi * i / n)) for i in range(n)]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-12)
+    assert lrs[-1] < 0.01 * 0.02  # annealed by the last batch
+    assert clf.optimizer_.param_groups[0]["lr"] == 0.01  # the initial rate is put back
+
+
+def test_cosine_lr_warms_up_linearly(digits):
+    _, lrs = _fit_with_schedule(digits, CosineLR(warmup=0.2))
+    # 15 batches, 3 of warm-up: 1/4, 2/4, 3/4 of the rate, then the cosine from the top
+    np.testing.assert_allclose(lrs[:4], [0.0025, 0.005, 0.0075, 0.01], rtol=1e-12)
+
+
+def test_cosine_lr_counts_the_batches_a_validation_split_leaves(digits):
+    from skorch.dataset import ValidSplit
+    _, lrs = _fit_with_schedule(digits, CosineLR(), train_split=ValidSplit(5))
+    # 80 training samples: 4 batches per epoch, 12 in all; the estimate (5 per epoch) is
+    # replaced after the first epoch, so the last batch is at step 11 of 12
+    assert len(lrs) == 12
+    np.testing.assert_allclose(lrs[-1], 0.01 * 0.5 * (1 + math.cos(math.pi * 11 / 12)))
+
+
+def test_cosine_lr_rejects_a_bad_warmup(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="warmup"):
+        SpikingMLPClassifier(max_epochs=1, callbacks=[CosineLR(warmup=1.5)]).fit(X[:20], y[:20])

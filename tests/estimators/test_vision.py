@@ -189,3 +189,13 @@ def test_a_two_epoch_fit_is_meaningful(digits, attention):
                                                         random_state=0)
     clf = SpikingViTClassifier(attention, max_epochs=2, random_state=0).fit(X_train, y_train)
     assert clf.score(X_test, y_test) > 0.5
+
+
+def test_lr_schedule_anneals_by_default_and_can_be_turned_off(images):
+    X, y = images
+    clf = SpikingViTClassifier(**TINY).fit(X, y)
+    assert "cosine_lr" in dict(clf.callbacks_)
+    clf.set_params(lr_schedule=None)
+    assert "cosine_lr" not in dict(clf.callbacks_)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        SpikingViTClassifier(**TINY, lr_schedule="step").fit(X, y)
