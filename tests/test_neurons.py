@@ -623,3 +623,27 @@ def test_set_neuron_params_rejects_bad_values_without_changes(bad, exc):
              for name, layer in spiking_layers(net)]
     assert after == snapshot
     assert pickle.dumps(net) == before
+
+
+@pytest.mark.parametrize("backend", ["cpu", "torch"])
+@pytest.mark.parametrize("layout", ["channels_last", "expanded"])
+def test_other_memory_layouts_give_the_same_spikes_and_gradients(backend, layout):
+    """A channels-last [T, B, C, H, W] batch keeps its layout through the fused kernels (no copy
+    back to contiguous), and an expanded (stride-0) input is read as its copy would be."""
+    torch.manual_seed(3)
+    base = torch.randn(4, 2, 3, 5, 6) * 0.8 + 0.6
+    if layout == "channels_last":
+        x = base.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+    else:
+        x = base[:1].expand(4, -1, -1, -1, -1)
+    x = x.detach().requires_grad_()
+    ref = x.detach().contiguous().requires_grad_()
+    spikes = lif(x, backend=backend, tau=1.5, reset="soft")
+    expected = lif(ref, backend=backend, tau=1.5, reset="soft")
+    assert torch.equal(spikes, expected)
+    if layout == "channels_last" and backend == "cpu":
+        assert spikes.stride() == x.stride()
+    grad = torch.randn_like(expected)
+    spikes.backward(grad)
+    expected.backward(grad)
+    torch.testing.assert_close(x.grad, ref.grad, rtol=1e-6, atol=1e-7)

@@ -40,11 +40,33 @@ def run_fused(x: torch.Tensor, p: LIFParams, return_v: bool, function, run_forwa
     store_h, return_v)`` its forward launcher returning ``(spikes, h, held,
     v)``.
     """
-    shape = x.shape
-    x2 = x.contiguous().view(shape[0], math.prod(shape[1:]))
+    order = memory_order(x)
+    # A permutation, not a copy, when x is dense in another layout (a channels-last image
+    # batch): the kernels see [T, N] in memory order and the outputs keep x's layout.
+    xp = x.permute(0, *order).contiguous()
+    x2 = xp.view(xp.shape[0], math.prod(xp.shape[1:]))
     if torch.is_grad_enabled() and x.requires_grad:
         spikes, v = function.apply(x2, p, return_v)
     else:
         # inference: no graph, and the pre-reset potential is never written
         spikes, _, _, v = run_forward(x2.detach(), p, False, return_v)
-    return spikes.view(shape), (v.view(shape) if v is not None else None)
+    inverse = [0] + [1 + order.index(d) for d in range(1, x.dim())]
+    restore = (lambda t: t.view(xp.shape).permute(*inverse))
+    return restore(spikes), (restore(v) if v is not None else None)
+
+
+def memory_order(x: torch.Tensor) -> list[int]:
+    """The dimensions after time, outermost first in memory (``[1, 2, ...]`` for a contiguous ``x``).
+
+    Time stays first (the kernels walk it); the others follow their strides,
+    so ``x.permute(0, *memory_order(x))`` is contiguous whenever each time
+    step of ``x`` is dense in memory, in whatever layout (a ``[T, B, C, H, W]``
+    batch of channels-last images gives ``[1, 3, 4, 2]``). For other inputs
+    (an expanded or sliced one) the result is still a valid order, and the
+    copy that makes the permuted tensor contiguous keeps the inner layout.
+    """
+    dims = list(range(1, x.dim()))
+    if x.is_contiguous():
+        return dims
+    # size-1 dimensions have arbitrary strides: put them first, where they cannot break contiguity
+    return sorted(dims, key=lambda d: -x.stride(d) if x.shape[d] > 1 else -math.inf)

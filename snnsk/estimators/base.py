@@ -136,7 +136,7 @@ class SpikingMixin:
             return super().fit(X, y, **fit_params)
 
     #: Training samples the batch-norm statistics are recomputed on when a fit ends.
-    _recalibration_samples = 1024
+    _recalibration_samples = 256
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         """Recompute batch-norm statistics with the final weights (also after an interrupted fit).

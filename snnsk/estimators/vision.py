@@ -107,10 +107,13 @@ class SpikingViTClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
         ``'cosine'``: the learning rate decays from ``lr`` to zero over the
         fit's ``max_epochs``, every batch (:class:`snnsk.callbacks.CosineLR`),
         whatever the number of epochs; ``None``: constant ``lr``. On MNIST
-        (10,000 training images, 5 epochs) the decay lifts test accuracy from
-        0.973 to 0.981.
+        (10,000 training images, 5 epochs) the decay with ``lr=4e-3`` lifts
+        test accuracy from 0.973 (constant 2e-3) to 0.983, and on digits
+        (20 epochs) from 0.941-0.958 to 0.964-0.972 across the attentions.
     optimizer : torch optimizer, default=torch.optim.AdamW
-    lr : float, default=2e-3
+    lr : float, default=4e-3
+        The starting rate (twice the constant rate the decay replaced: with
+        2e-3 it gave 2-epoch fits too little training).
     max_epochs : int, default=20
     batch_size : int, default=64
     train_split : None or callable, default=None
@@ -166,7 +169,7 @@ class SpikingViTClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
         module=SpikingViT,
         criterion=None,
         optimizer=torch.optim.AdamW,
-        lr=2e-3,
+        lr=4e-3,
         max_epochs=20,
         batch_size=64,
         iterator_train__shuffle=True,

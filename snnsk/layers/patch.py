@@ -96,16 +96,24 @@ class SpikingPatchSplit(nn.Module):
         self.position_norm = nn.BatchNorm2d(embed_dim)
         self.position_neuron = LIF(**neuron)
 
+    def _first_stage(self, x: torch.Tensor) -> torch.Tensor:
+        # Channels-last from here on: oneDNN's convolutions, batch norm and max-pooling run
+        # 1.2-2.5x faster on it for these narrow stages, and the LIF neurons keep whatever
+        # layout they get. With one input channel both layouts are the same memory, so the
+        # first output is converted explicitly; later convolutions follow their input.
+        z = self.convs[0](x.contiguous(memory_format=torch.channels_last))
+        return self.norms[0](z.contiguous(memory_format=torch.channels_last))
+
     def forward(self, x: torch.Tensor, timesteps: int | None = None) -> torch.Tensor:
         if x.dim() == 4:
             if timesteps is None:
                 raise ValueError("a static image [B, C, H, W] needs timesteps")
             # Direct encoding: the input is the same at every step, so the first
             # conv and its norm run once and the result is repeated.
-            z = self.norms[0](self.convs[0](x))
+            z = self._first_stage(x)
             z = z.unsqueeze(0).expand(timesteps, *z.shape)
         elif x.dim() == 5:
-            z = time_folded(lambda f: self.norms[0](self.convs[0](f)), x)
+            z = time_folded(self._first_stage, x)
         else:
             raise ValueError(f"expected [B, C, H, W] images or [T, B, C, H, W] frames, "
                              f"got shape {tuple(x.shape)}")
