@@ -13,10 +13,10 @@ helpers so that their tables mean the same thing:
   products cost done densely) at the FLOP rate of a plain ``torch.mm``
   measured in the same run, training counted as three forward passes
   (forward, input gradient, weight gradient);
-* memory is the activation memory a training step keeps for backward: every
-  distinct tensor storage autograd saves, measured with saved-tensor hooks
-  (the weights of these models are a few hundred kB; what grows with batch
-  size and ``T`` is what autograd keeps);
+* memory is the activation memory a training step keeps for backward
+  (:func:`snnsk.memory.saved_activation_bytes`: every distinct tensor storage
+  autograd saves; the weights of these models are a few hundred kB, what
+  grows with batch size and ``T`` is what autograd keeps);
 * a goal is a dict ``{goal, measured, target, met}``, printed by
   :func:`print_goals` with a met / not met column.
 """
@@ -120,27 +120,6 @@ def bound_rates(macs_per_sample: float, flops: float) -> tuple[float, float]:
     if macs_per_sample <= 0:
         return math.inf, math.inf
     return flops / (6.0 * macs_per_sample), flops / (2.0 * macs_per_sample)
-
-
-# ------------------------------------------------------------------- memory
-def saved_activation_bytes(step) -> int:
-    """Bytes of the distinct tensor storages autograd saves while ``step()`` builds its graph.
-
-    ``step`` runs the forward pass and returns the loss; the graph is freed
-    afterwards without a backward pass. Storages shared by several saved
-    tensors (a view saved twice, an input saved by two layers) count once.
-    """
-    storages = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        storages[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        loss = step()
-    del loss
-    return sum(storages.values())
 
 
 # -------------------------------------------------------------------- goals

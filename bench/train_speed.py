@@ -52,6 +52,7 @@ import speed_common as sc  # noqa: E402
 
 from snnsk import SpikingMLPClassifier, SpikingViTClassifier  # noqa: E402
 from snnsk.losses import TETLoss  # noqa: E402
+from snnsk.memory import saved_activation_bytes  # noqa: E402
 from snnsk.neurons import SpikingLayer  # noqa: E402
 
 ATTENTIONS = ("ssa", "sdsa", "qk")
@@ -148,11 +149,12 @@ def _training_step(estimator, X, y):
     return step
 
 
-def activation_bytes(estimator, X, y) -> int:
+def activation_bytes(estimator, X, y, compact: bool = False) -> int:
+    """Activation memory of one training step at batch 64 (``compact``: spikes kept as int8)."""
     module = estimator.module_
     module.train()
     xb, yb = module_batch(estimator, X), torch.as_tensor(y[:64]).long()
-    return sc.saved_activation_bytes(lambda: TETLoss(lamb=1e-3)(module(xb), yb))
+    return saved_activation_bytes(lambda: TETLoss(lamb=1e-3)(module(xb), yb), compact=compact)
 
 
 def first_conv_calls(estimator, X) -> int:
@@ -224,6 +226,7 @@ def vision_section(args, flops: float) -> list[dict]:
         step_cpu = training_step_seconds(cpu, X, y, args.runs)
         step_twin = training_step_seconds(twin, X, y, args.runs)
         memory = {k: activation_bytes(result[k]["estimator"], X, y) for k in ("cpu", "twin")}
+        memory["compact"] = activation_bytes(cpu, X, y, compact=True)
         for name in ("cpu", "torch", "twin"):
             r = result[name]
             table.append({"attention": attention, "row": name, "train img/s": r["train/s"],
@@ -237,7 +240,8 @@ def vision_section(args, flops: float) -> list[dict]:
         print(f"# {attention}: {macs / 1e6:.1f} M dense MACs per image (T = {timesteps}); "
               f"training step at batch 64: cpu {1e3 * step_cpu:.1f} ms, twin "
               f"{1e3 * step_twin:.1f} ms ({step_cpu / step_twin:.2f}x); activation memory "
-              f"cpu {memory['cpu'] / 2**20:.1f} MiB, twin {memory['twin'] / 2**20:.1f} MiB; "
+              f"cpu {memory['cpu'] / 2**20:.1f} MiB (spikes as int8: "
+              f"{memory['compact'] / 2**20:.1f} MiB), twin {memory['twin'] / 2**20:.1f} MiB; "
               f"other processes {result['_load']}")
         goals += [
             sc.goal(f"ViT {attention}: training images/s (cpu)", result["cpu"]["train/s"],

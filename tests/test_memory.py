@@ -1,0 +1,84 @@
+"""Spikes saved for backward as int8 (snnsk.memory)."""
+
+import pytest
+import torch
+from torch import nn
+
+from snnsk.losses import TETLoss
+from snnsk.memory import compact_saved_spikes, saved_activation_bytes
+from snnsk.models.spikformer import SpikingViT
+from snnsk.neurons import LIF, TernaryLIF
+
+
+class SpikesIntoLinear(nn.Module):
+    def __init__(self, neuron):
+        super().__init__()
+        self.neuron = neuron
+        self.linear = nn.Linear(5, 4, bias=False)
+
+    def forward(self, x):
+        return self.linear(self.neuron(x))
+
+
+@pytest.mark.parametrize("neuron", [LIF(backend="cpu"), TernaryLIF(backend="cpu", threshold=0.5)],
+                         ids=["binary", "ternary"])
+def test_saved_bytes_by_hand(neuron):
+    """x [T=3, B=2, 5] -> LIF (keeps H: 30 float32) -> Linear(5, 4) (keeps its input, 30 spikes,
+    and its weight, 20 float32). The spikes take 4 bytes each, or 1 when compact."""
+    torch.manual_seed(0)
+    module = SpikesIntoLinear(neuron)
+    x = torch.randn(3, 2, 5, requires_grad=True)
+    pairs = 2 if isinstance(neuron, TernaryLIF) else 1  # ON and OFF potentials
+
+    def step():
+        return module(x).sum()
+
+    kept_h = 4 * 30 * pairs
+    assert saved_activation_bytes(step, compact=False) == kept_h + 4 * 30 + 4 * 20
+    assert saved_activation_bytes(step, compact=True) == kept_h + 1 * 30 + 4 * 20
+
+
+def test_real_valued_saved_tensors_are_left_alone():
+    linear = nn.Linear(5, 4, bias=False)
+    x = torch.randn(6, 5, requires_grad=True)
+    assert saved_activation_bytes(lambda: linear(x).sum(), compact=True) == 4 * 30 + 4 * 20
+
+
+@pytest.mark.parametrize("attention", ["ssa", "sdsa", "qk"])
+def test_gradients_are_exactly_those_of_the_plain_graph(attention):
+    torch.manual_seed(1)
+    model = SpikingViT(10, 1, (8, 8), attention=attention, embed_dim=16, depth=1, heads=2,
+                       patch_size=2, threshold=0.5)
+    x = torch.rand(6, 1, 8, 8)
+    y = torch.randint(0, 10, (6,))
+    criterion = TETLoss(lamb=1e-3)
+
+    def gradients(compact):
+        model.zero_grad()
+        if compact:
+            with compact_saved_spikes():
+                loss = criterion(model(x), y)
+        else:
+            loss = criterion(model(x), y)
+        loss.backward()  # after the block: the packed spikes unpack in backward
+        return [p.grad.clone() for p in model.parameters()]
+
+    plain, compact = gradients(False), gradients(True)
+    for a, b in zip(plain, compact):
+        assert torch.equal(a, b)
+    smaller = saved_activation_bytes(lambda: criterion(model(x), y), compact=True)
+    assert smaller < saved_activation_bytes(lambda: criterion(model(x), y), compact=False)
+
+
+def test_blocks_nest_and_outputs_of_other_modules_are_not_recorded():
+    linear = nn.Linear(5, 5)
+    x = torch.randn(6, 5, requires_grad=True)
+    with compact_saved_spikes(), compact_saved_spikes():
+        hidden = (linear(x) > 0).float()  # binary, but not a spiking layer's output
+        loss = nn.functional.linear(hidden, linear.weight).sum()
+    loss.backward()
+    assert saved_activation_bytes(
+        lambda: nn.functional.linear((linear(x) > 0).float(), linear.weight).sum(),
+        compact=True) == saved_activation_bytes(
+        lambda: nn.functional.linear((linear(x) > 0).float(), linear.weight).sum(),
+        compact=False)
