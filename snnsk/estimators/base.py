@@ -36,6 +36,7 @@ from skorch.utils import to_numpy
 from ..losses import LOSSES, MeanOverTimeLoss, TETLoss
 from ..neurons import LIF, NEURON_PARAMS, set_neuron_params, spiking_layers
 from .recalibration import recalibrate_batch_norm
+from .streaming import StreamedSamples, first_sample, is_stream, stream_labels
 
 __all__ = ["SpikingMixin", "SpikingClassifierMixin", "SPIKING_PARAMS"]
 
@@ -303,14 +304,44 @@ class SpikingClassifierMixin(ClassifierMixin):
 
     def _validate_predict_input(self, X):
         check_is_fitted(self)
+        if is_stream(X):
+            return self._streamed(X, reset=False)
         return self._validate_X(X, reset=False)
+
+    def _streamed(self, X, reset: bool, labels=None) -> StreamedSamples:
+        """A ``Dataset`` / ``SliceDataset`` X as lazily validated samples (see ``streaming``).
+
+        The first sample goes through the estimator's own array validation,
+        which checks it against the fitted input (or, with ``reset``, learns
+        ``n_features_in_`` and the input shape from it) and decides the shape
+        the module takes; every other sample is checked against it as it is
+        loaded.
+        """
+        first = first_sample(X)
+        validated = self._validate_X(first[None], reset=reset)
+        if isinstance(validated, dict):
+            raise TypeError(f"{type(self).__name__} does not take a Dataset as X; pass arrays "
+                            "or a list of sequences")
+        return StreamedSamples(X, first.shape, validated.shape[1:], labels)
+
+    def _encoded_labels(self, y) -> np.ndarray:
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if unknown.size:
+            raise ValueError(f"y contains labels not seen in fit: {unknown[:5].tolist()}")
+        return self._label_encoder.transform(y).astype(np.int64)
 
     def fit(self, X, y=None, **fit_params):
         """Fit the classifier.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), torch Dataset or SliceDataset
+            Arrays, or data that is loaded one batch at a time: a torch
+            ``Dataset`` of ``(x, y)`` pairs (with ``y=None``), or skorch's
+            ``SliceDataset`` of one (with the labels as ``y``, so that
+            scikit-learn's searches can index it fold by fold). Samples are
+            validated as they are batched; the classes are read from the
+            labels alone (the dataset's ``targets`` attribute when it has one).
         y : array-like of shape (n_samples,)
             Class labels of any type scikit-learn accepts (ints, strings...).
 
@@ -318,6 +349,14 @@ class SpikingClassifierMixin(ClassifierMixin):
         -------
         self
         """
+        if is_stream(X):
+            y = column_or_1d(stream_labels(X, y), warn=True)
+            check_consistent_length(X, y)
+            check_classification_targets(y)
+            self._label_encoder = LabelEncoder().fit(y)
+            self.classes_ = self._label_encoder.classes_
+            data = self._streamed(X, reset=True, labels=self._encoded_labels(y))
+            return super().fit(data, None, **fit_params)
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None")
@@ -332,15 +371,25 @@ class SpikingClassifierMixin(ClassifierMixin):
         return super().fit(X, y_encoded, **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """Continue training on ``(X, y)`` without re-initialising."""
+        """Continue training on ``(X, y)`` without re-initialising (X: as in :meth:`fit`)."""
         if fit_params.get("_routing_method") == "fit":
             # skorch's fit delegates here with data this class already validated and encoded
             return super().partial_fit(X, y, classes, **fit_params)
         if not self.initialized_:
             return self.fit(X, y, **fit_params)
+        if is_stream(X):
+            labels = self._encoded_labels(column_or_1d(stream_labels(X, y)))
+            return super().partial_fit(self._streamed(X, reset=False, labels=labels), None,
+                                       **fit_params)
         X = self._validate_X(X, reset=False)
         y_encoded = self._label_encoder.transform(np.asarray(y)).astype(np.int64)
         return super().partial_fit(X, y_encoded, **fit_params)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean accuracy on ``(X, y)``; a Dataset X brings its own labels (``y=None``)."""
+        if is_stream(X):
+            y = stream_labels(X, y)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def _data_module_kwargs(self):
         return {"n_classes": len(self.classes_)}
