@@ -5,6 +5,9 @@
 * :func:`rate` (Poisson / Bernoulli rate coding) emits a spike at each step
   with probability equal to the input intensity, clipped to [0, 1].
 * :func:`latency` emits one spike per input, earlier for stronger inputs.
+* :func:`bin_frames` is for input that already has a time axis (event frames,
+  spike-count sequences such as the Spiking Heidelberg Digits'): ``F``
+  frames, batch first, summed into ``T`` consecutive bins, time first.
 
 Each has a thin module wrapper (:class:`DirectEncoder`, :class:`RateEncoder`,
 :class:`LatencyEncoder`) and :func:`get_encoder` looks one up by name.
@@ -19,6 +22,7 @@ __all__ = [
     "direct",
     "rate",
     "latency",
+    "bin_frames",
     "DirectEncoder",
     "RateEncoder",
     "LatencyEncoder",
@@ -77,6 +81,29 @@ def latency(x: torch.Tensor, timesteps: int, threshold: float = 0.0) -> torch.Te
     steps = torch.arange(timesteps, device=x.device).view(-1, *([1] * x.dim()))
     spikes = (steps == fire_at.unsqueeze(0)) & (xc > threshold).unsqueeze(0)
     return spikes.to(x.dtype)
+
+
+def bin_frames(frames: torch.Tensor, timesteps: int) -> torch.Tensor:
+    """Sum ``[B, F, ...]`` frames into ``[T, B, ...]``, ``T = timesteps`` bins of consecutive frames.
+
+    Bin ``i`` holds frames ``i·F // T`` up to (not including) ``(i+1)·F // T``,
+    so the bins differ in length by at most one frame; with ``F == T`` every
+    frame is its own step. Summing keeps every event (spike counts add up).
+
+    Raises
+    ------
+    ValueError
+        When there are fewer frames than steps.
+    """
+    timesteps = _check_timesteps(timesteps)
+    n_frames = frames.shape[1]
+    if n_frames < timesteps:
+        raise ValueError(f"the input has {n_frames} frames (time steps), fewer than timesteps "
+                         f"({timesteps})")
+    if n_frames == timesteps:
+        return frames.transpose(0, 1)
+    edges = [i * n_frames // timesteps for i in range(timesteps + 1)]
+    return torch.stack([frames[:, a:b].sum(dim=1) for a, b in zip(edges[:-1], edges[1:])])
 
 
 class DirectEncoder(nn.Module):

@@ -57,3 +57,15 @@ def test_bad_arguments():
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="timesteps must be a positive integer"):
             direct(torch.ones(2), bad)
+
+
+def test_bin_frames_sums_consecutive_frames_by_hand():
+    from snnsk.encoding import bin_frames
+    frames = torch.arange(2 * 5 * 3, dtype=torch.float32).view(2, 5, 3)  # [B=2, F=5, C=3]
+    binned = bin_frames(frames, 2)  # 5 frames in 2 bins: [0, 2) and [2, 5)
+    assert binned.shape == (2, 2, 3)
+    assert torch.equal(binned[0], frames[:, 0] + frames[:, 1])
+    assert torch.equal(binned[1], frames[:, 2] + frames[:, 3] + frames[:, 4])
+    assert torch.equal(bin_frames(frames, 5), frames.transpose(0, 1))
+    with pytest.raises(ValueError, match="5 frames .* fewer than timesteps \\(6\\)"):
+        bin_frames(frames, 6)

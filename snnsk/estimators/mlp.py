@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+import scipy.sparse
 import torch
 from skorch import NeuralNet
+from sklearn.utils.validation import check_array
 
 from ..models.mlp import SpikingMLP
 from .base import SpikingClassifierMixin, SpikingMixin
@@ -65,7 +68,19 @@ class SpikingMLPClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
     ----------
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
+        Features per sample, or per time step of sequence input.
+    sequence_input_ : bool
+        Whether the model was fitted on sequences ``(n_samples, length, n_features)``.
     module_ : SpikingMLP
+
+    Notes
+    -----
+    X is ``(n_samples, n_features)`` (static, encoded by ``encoding``) or
+    ``(n_samples, length, n_features)``: input that has its own time axis,
+    such as the spike counts of the Spiking Heidelberg Digits (700 channels
+    per time bin). A sequence is fed as it is, summed into ``timesteps``
+    consecutive bins of its ``length`` steps (``length >= timesteps``; the
+    length may differ between fit and prediction).
     history_ : skorch.History
 
     Examples
@@ -125,6 +140,27 @@ class SpikingMLPClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
         self.backend = backend
         self.random_state = random_state
         self._drop_init_state()
+
+    def _validate_X(self, X, reset: bool):
+        if getattr(X, "ndim", None) != 3 or scipy.sparse.issparse(X):
+            X = super()._validate_X(X, reset)
+            sequences = False
+        else:
+            X = check_array(X, allow_nd=True, dtype=[np.float32, np.float64], input_name="X")
+            sequences = True
+            if reset:
+                self.n_features_in_ = int(X.shape[2])
+                vars(self).pop("feature_names_in_", None)
+            elif getattr(self, "sequence_input_", False) and X.shape[2] != self.n_features_in_:
+                raise ValueError(f"X has {X.shape[2]} features per step, but "
+                                 f"{type(self).__name__} was fitted on {self.n_features_in_}")
+        if reset:
+            self.sequence_input_ = sequences
+        elif sequences != getattr(self, "sequence_input_", False):  # older fits: static
+            fitted = "sequences" if sequences is False else "static samples"
+            got = "sequences (n_samples, length, n_features)" if sequences else "static samples"
+            raise ValueError(f"{type(self).__name__} was fitted on {fitted}, but X holds {got}")
+        return X.astype(np.float32, copy=False)
 
     def _data_module_kwargs(self):
         return {"n_features": self.n_features_in_, **super()._data_module_kwargs()}

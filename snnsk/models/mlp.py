@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..encoding import DirectEncoder, get_encoder
+from ..encoding import DirectEncoder, bin_frames, get_encoder
 from ..neurons import LIF, set_neuron_params
 
 __all__ = ["SpikingMLP"]
@@ -31,7 +31,10 @@ class SpikingMLP(nn.Module):
     dropout : float, default=0.0
         Dropout on the hidden spikes during training.
 
-    Input ``[B, n_features]``; output ``[T, B, n_classes]`` logits, one set per step.
+    Input ``[B, n_features]`` (static, encoded by ``encoding``) or ``[B, L, n_features]`` (a
+    sequence with its own time axis, such as spike counts per time bin: its ``L`` steps are
+    summed into ``timesteps`` consecutive bins, see :func:`snnsk.encoding.bin_frames`, and fed
+    one bin per step); output ``[T, B, n_classes]`` logits, one set per step.
     """
 
     def __init__(self, n_features, n_classes, hidden_layer_sizes=(256,), timesteps=4,
@@ -64,7 +67,9 @@ class SpikingMLP(nn.Module):
             set_neuron_params(self, **params)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.encoder, DirectEncoder):
+        if x.dim() == 3:
+            z = self.linears[0](bin_frames(x, self.timesteps))
+        elif isinstance(self.encoder, DirectEncoder):
             # The same input at every step: apply the first layer once, then repeat.
             z = self.linears[0](x).unsqueeze(0).expand(self.timesteps, *x.shape[:-1], -1)
         else:

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .._validation import check_int
+from ..encoding import bin_frames
 from ..layers.attention import VISION_ATTENTION, vision_attention
 from ..layers.linear import LinearBN
 from ..layers.patch import SpikingPatchSplit, auto_patch_size
@@ -164,15 +165,8 @@ class SpikingViT(nn.Module):
             set_neuron_params(self, **params)
 
     def bin_frames(self, frames: torch.Tensor) -> torch.Tensor:
-        """Sum ``[B, F, C, H, W]`` frames into ``[T, B, C, H, W]`` with ``T = timesteps`` bins."""
-        n_frames = frames.shape[1]
-        if n_frames < self.timesteps:
-            raise ValueError(f"event input has {n_frames} frames, fewer than timesteps "
-                             f"({self.timesteps})")
-        if n_frames == self.timesteps:
-            return frames.transpose(0, 1)
-        edges = [i * n_frames // self.timesteps for i in range(self.timesteps + 1)]
-        return torch.stack([frames[:, a:b].sum(dim=1) for a, b in zip(edges[:-1], edges[1:])])
+        """Sum ``[B, F, C, H, W]`` frames into ``[T, B, C, H, W]`` (:func:`snnsk.encoding.bin_frames`)."""
+        return bin_frames(frames, self.timesteps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 5:

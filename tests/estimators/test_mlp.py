@@ -96,3 +96,34 @@ def test_module_outputs_per_timestep_logits():
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def _spike_sequences(n, rng):
+    """Spike counts (n, 50 steps, 40 channels): class c fires channels 10c..10c+9 mid-sequence."""
+    y = rng.integers(0, 3, n)
+    X = (rng.random((n, 50, 40)) < 0.02).astype(np.float32)
+    for i in range(n):
+        X[i, 15:35, 10 * y[i]:10 * y[i] + 10] += rng.random((20, 10)) < 0.3
+    return X, y
+
+
+def test_sequence_input_is_fed_by_time_bins():
+    """SHD-style (n, length, channels) spike counts: the length is summed into T bins."""
+    rng = np.random.default_rng(0)
+    X, y = _spike_sequences(300, rng)
+    clf = SpikingMLPClassifier(hidden_layer_sizes=(64,), max_epochs=10, random_state=0)
+    clf.fit(X[:200], y[:200])
+    assert clf.sequence_input_ and clf.n_features_in_ == 40
+    assert clf.score(X[200:], y[200:]) > 0.9  # chance 1/3
+    # the module sees T = 4 bins of the 50 steps: the same as feeding the binned sums
+    binned = np.stack([X[200:210, a:b].sum(1) for a, b in ((0, 12), (12, 25), (25, 37), (37, 50))],
+                      axis=1)
+    np.testing.assert_allclose(clf.predict_proba(binned), clf.predict_proba(X[200:210]), rtol=1e-6)
+    with pytest.raises(ValueError, match="30 features per step, but SpikingMLPClassifier was "
+                                         "fitted on 40"):
+        clf.predict(X[:5, :, :30])
+    with pytest.raises(ValueError, match="fitted on sequences, but X holds static samples"):
+        clf.predict(X[:5, 0])
+    static = SpikingMLPClassifier(hidden_layer_sizes=(8,), max_epochs=1).fit(X[:20, 0], y[:20])
+    with pytest.raises(ValueError, match="fitted on static samples, but X holds sequences"):
+        static.predict(X[:5])
