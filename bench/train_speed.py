@@ -338,7 +338,9 @@ def external_section(name: str, args) -> list[dict]:
     spec = importlib.util.spec_from_file_location(f"speed_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    argv = ["--runs", str(args.runs), "--data", str(args.data)]
+    argv = ["--runs", str(args.runs)]
+    if name == "ssm":
+        argv += ["--data", str(args.data)]
     if args.quick:
         argv.append("--quick")
     if args.profile:
