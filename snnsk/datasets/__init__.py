@@ -1,4 +1,4 @@
-"""Datasets for the estimators, all available offline.
+"""Datasets for the estimators.
 
 Nothing here downloads anything: every loader builds its data from files that
 ship with Python, scikit-learn or snnsk, generates it, or reads a file the
@@ -21,11 +21,13 @@ Events (for the vision transformers)
 ------------------------------------
 * :func:`load_event_digits` -- the digits seen by a simulated event camera
   (DVS) during small saccades, as ON/OFF event frames.
+* :func:`load_event_digit_recordings` -- the same camera's raw event lists
+  (``x, y, t, p``), in the form tonic gives real recordings.
 """
 
 from .corpus import load_corpus, load_text
-from .events import load_event_digits
+from .events import load_event_digit_recordings, load_event_digits
 from .sequences import LISTOPS_TOKENS, listops_to_string, load_sequential_digits, make_listops
 
 __all__ = ["load_corpus", "load_text", "load_sequential_digits", "make_listops", "LISTOPS_TOKENS",
-           "listops_to_string", "load_event_digits"]
+           "listops_to_string", "load_event_digits", "load_event_digit_recordings"]
