@@ -8,6 +8,7 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= dev,cuda
+TONIC_SPEC ?= tonic==1.7.0
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.snnsk-installed
@@ -27,6 +28,11 @@ $(STAMP): pyproject.toml Makefile | $(PY)
 	# The reference peers: their declared requirements (torchvision, torchaudio, ...) would pull a
 	# multi-GB CUDA torch; their neuron code needs nothing beyond what is installed here.
 	$(PIP) install --quiet --no-deps spikingjelly loguru snntorch
+	# The [events] extra: tonic's declared requirements add librosa and its audio stack
+	# (soundfile, soxr, audioread, pooch, ...), which tonic imports only for its audio
+	# transforms; `import tonic` and its dataset classes need h5py, importRosbag and requests.
+	$(PIP) install --quiet "h5py>=3.8" "importRosbag>=1.0.4" "requests>=2"
+	$(PIP) install --quiet --no-deps $(TONIC_SPEC)
 	touch $(STAMP)
 
 # The warm-up compiles the numba kernels into their disk cache on two cores first (a fresh checkout

@@ -11,7 +11,7 @@ import snnsk.datasets
 import snnsk.datasets.corpus
 import snnsk.datasets.events
 import snnsk.datasets.sequences
-from snnsk.datasets import load_corpus, load_event_digits, load_text
+from snnsk.datasets import load_corpus, load_event_digit_recordings, load_event_digits, load_text
 
 
 @pytest.mark.parametrize("module", [snnsk.datasets.corpus, snnsk.datasets.sequences,
@@ -298,3 +298,63 @@ def test_noise_events_appear_at_the_stated_rate():
 def test_event_digits_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         load_event_digits(**kwargs)
+
+
+# ---------------------------------------------------------------------------
+# load_event_digit_recordings
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recordings():
+    return load_event_digit_recordings(60, random_state=0)
+
+
+def test_recordings_are_event_lists_on_the_sensor_in_time_order(recordings):
+    from sklearn.datasets import load_digits
+    X, y = recordings
+    assert X.shape == (60,) and X.dtype == object
+    np.testing.assert_array_equal(y, load_digits().target[:60])
+    assert y.dtype == np.int64
+    for events in X:
+        assert events.dtype.names == ("x", "y", "t", "p")
+        assert len(events) > 100
+        assert (np.diff(events["t"]) >= 0).all()
+        assert events["t"].min() >= 0 and events["t"].max() < 300_000
+        assert 0 <= events["x"].min() and events["x"].max() < 34
+        assert 0 <= events["y"].min() and events["y"].max() < 34
+        assert set(np.unique(events["p"])) == {0, 1}
+    again, _ = load_event_digit_recordings(60, random_state=0)
+    assert all(np.array_equal(a, b) for a, b in zip(X, again))
+    other, _ = load_event_digit_recordings(60, random_state=1)
+    assert not all(np.array_equal(a, b) for a, b in zip(X, other))
+
+
+def test_recordings_of_a_closed_saccade_balance_on_and_off_per_pixel():
+    """As for the frames: the path returns to its start, so without noise every pixel has as
+    many ON as OFF events -- counted here from the raw events."""
+    X, _ = load_event_digit_recordings(20, random_state=0, noise=0.0, size=20, steps=12)
+    for events in X:
+        pixel = events["y"].astype(int) * 20 + events["x"]
+        on = np.bincount(pixel[events["p"] == 1], minlength=400)
+        off = np.bincount(pixel[events["p"] == 0], minlength=400)
+        np.testing.assert_array_equal(on, off)
+        assert on.sum() > 0
+
+
+def test_recording_noise_adds_events_at_the_stated_rate():
+    quiet, _ = load_event_digit_recordings(50, random_state=0, noise=0.0, size=16, steps=10)
+    noisy, _ = load_event_digit_recordings(50, random_state=0, noise=0.05, size=16, steps=10)
+    extra = sum(map(len, noisy)) - sum(map(len, quiet))
+    expected = 0.05 * 50 * 16 * 16 * 2 * 10     # per pixel, polarity and step
+    assert abs(extra - expected) < 0.05 * expected
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_samples=0), "n_samples"), (dict(size=12), "size"), (dict(steps=0), "steps"),
+    (dict(duration=0), "duration"), (dict(noise=-0.1), "noise"),
+    (dict(contrast_threshold=-1), "contrast_threshold"),
+])
+def test_recordings_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_event_digit_recordings(**kwargs)

@@ -15,7 +15,7 @@ def test_the_notebooks_are_found():
     # guards the glob below: an empty folder must not pass as "every notebook ran"
     names = {path.name for path in NOTEBOOKS}
     assert {"01_spike_decoder_lm.ipynb", "02_spiking_ssm.ipynb",
-            "04_energy_aware_search.ipynb"} <= names
+            "04_energy_aware_search.ipynb", "05_real_data.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
