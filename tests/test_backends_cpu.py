@@ -60,7 +60,7 @@ EDGE_OPTIONS = [dict(), dict(reset="soft", refractory=2, surrogate="sigmoid"),
 def test_partition_edges_and_streaming_stores_match_the_reference(monkeypatch, dtype, stream):
     monkeypatch.setattr(cpu, "BLOCK_BYTES", 200 * torch.finfo(dtype).bits // 8)  # 200 columns
     monkeypatch.setattr(cpu, "STREAM_MIN_BYTES", 0 if stream else 1 << 62)
-    monkeypatch.setattr(cpu, "_set_threads", lambda n_elements: 3)  # chunks, whatever the threads
+    monkeypatch.setattr(cpu, "_partition", lambda n_elements: 3)  # chunks, whatever the threads
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
     g = torch.Generator().manual_seed(5)
     for N, options in itertools.product(EDGE_WIDTHS, EDGE_OPTIONS):
