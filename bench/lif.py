@@ -231,26 +231,17 @@ def breakdown_cases(x: torch.Tensor, grad: torch.Tensor):
 
     Uses private snnsk internals; a diagnostic, not part of the comparison.
     """
-    import numpy as np
-
     from snnsk._backends import cpu as cpu_backend
     from snnsk._backends.params import make_params
 
     p = make_params()  # tau=2, threshold=1, hard reset, atan(2): the main table's neuron
     spikes, h, grad_x = (torch.empty_like(x) for _ in range(3))
-    dummy = x.new_empty((1, 1))
-    c = cpu_backend._constants(p, np.float32)
-    held = np.empty((1, 1), np.uint8)  # no refractory period: the mask is not used
-    fwd = cpu_backend.forward_kernel(True, True, False, True, False)
-    bwd = cpu_backend.backward_kernel(cpu_backend.SURROGATE_CODES["atan"], True, False, False)
 
     def forward():
-        cpu_backend._set_threads(x.numel())
-        fwd(x.numpy(), spikes.numpy(), h.numpy(), held, dummy.numpy(), c, 0)
+        cpu_backend.forward_into(x.numpy(), spikes.numpy(), h.numpy(), None, None, p)
 
     def backward():
-        cpu_backend._set_threads(x.numel())
-        bwd(grad.numpy(), dummy.numpy(), h.numpy(), held, grad_x.numpy(), c)
+        cpu_backend.backward_into(grad.numpy(), None, h.numpy(), None, grad_x.numpy(), p)
 
     def fresh():  # allocate three outputs and touch every page once
         for _ in range(3):

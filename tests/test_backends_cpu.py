@@ -1,8 +1,12 @@
-"""The cpu backend's output buffer pool."""
+"""The cpu backend's output buffer pool and the kernels' column partition."""
+
+import itertools
 
 import numpy as np
+import pytest
 import torch
 
+from snnsk._backends import cpu
 from snnsk._backends.cpu import BufferPool
 from snnsk.neurons import lif
 
@@ -40,3 +44,48 @@ def test_pool_evicts_beyond_its_budget():
     held = [pool.empty((1000,), np.float32) for _ in range(5)]
     assert sum(b.nbytes for b in pool._buffers) <= 3 * 4000
     assert len({t.data_ptr() for t in held}) == 5
+
+
+# Small blocks, three column chunks and streaming stores forced on or off put every edge of
+# the kernels' column partition (chunk and block bounds, short first tiles before a 64-byte
+# boundary, partial last tiles, rows that start unaligned) into inputs of a few hundred columns.
+EDGE_WIDTHS = [1, 15, 37, 300, 1031]
+EDGE_OPTIONS = [dict(), dict(reset="soft", refractory=2, surrogate="sigmoid"),
+                dict(refractory=1, surrogate="triangle", detach_reset=True),
+                dict(v_reset=-0.3, decay_input=False, surrogate="fast_sigmoid")]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_partition_edges_and_streaming_stores_match_the_reference(monkeypatch, dtype, stream):
+    monkeypatch.setattr(cpu, "BLOCK_BYTES", 200 * torch.finfo(dtype).bits // 8)  # 200 columns
+    monkeypatch.setattr(cpu, "STREAM_MIN_BYTES", 0 if stream else 1 << 62)
+    monkeypatch.setattr(cpu, "_partition", lambda n_elements: 3)  # chunks, whatever the threads
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
+    g = torch.Generator().manual_seed(5)
+    for N, options in itertools.product(EDGE_WIDTHS, EDGE_OPTIONS):
+        x = (0.9 + 0.9 * torch.randn(5, N, generator=g, dtype=torch.float64)).to(dtype)
+        w = torch.randn(2, 5, N, generator=g, dtype=dtype)
+        results = []
+        for backend in ("cpu", "torch"):
+            xg = x.clone().requires_grad_(True)
+            s, v = lif(xg, backend=backend, return_v=True, **options)
+            (gx,) = torch.autograd.grad((s * w[0]).sum() + (v * w[1]).sum(), xg)
+            s_only = lif(xg, backend=backend, **options)  # h and the mask stored, v not
+            (gs,) = torch.autograd.grad((s_only * w[0]).sum(), xg)
+            with torch.no_grad():
+                s_inference = lif(x, backend=backend, **options)
+            results.append((s, v, gx, gs, s_inference))
+        (s, v, gx, gs, si), (s_ref, v_ref, gx_ref, gs_ref, si_ref) = results
+        where = f"N={N} {options}"
+        assert torch.equal(s, s_ref) and torch.equal(v, v_ref) and torch.equal(si, si_ref), where
+        torch.testing.assert_close(gx, gx_ref, **tol, msg=lambda m: f"{where}: {m}")
+        torch.testing.assert_close(gs, gs_ref, **tol, msg=lambda m: f"{where}: {m}")
+
+
+def test_pooled_buffers_start_on_a_page():
+    pool = BufferPool(max_bytes=1 << 30, min_bytes=0)
+    for shape in [(3, 1000), (7, 4099)]:
+        for dtype in (np.float32, np.float64, np.uint8):
+            t = pool.empty(shape, dtype)
+            assert t.data_ptr() % 4096 == 0 and t.shape == shape and t.is_contiguous()

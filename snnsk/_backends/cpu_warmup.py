@@ -28,27 +28,21 @@ DTYPES = (np.float32, np.float64)
 _T, _N = 3, 4
 
 
-def _constants(dtype):
-    from . import cpu
-    from .params import make_params
-
-    return cpu._constants(make_params(), dtype)
-
-
 def compile_forward() -> int:
     """Run every forward variant once; returns how many."""
     from . import cpu
+    from .params import make_params
 
     count = 0
     for dtype, flags in itertools.product(DTYPES, itertools.product((False, True), repeat=5)):
         hard, decay_input, refractory, store_h, store_v = flags
-        x = np.ones((_T, _N), dtype)
-        dummy = np.zeros((1, 1), dtype)
-        full = lambda d=dtype: np.empty((_T, _N), d)  # noqa: E731
-        cpu.forward_kernel(*flags)(
-            x, full(), full() if store_h else dummy,
-            np.empty((_T, _N), np.uint8) if store_h and refractory else dummy.astype(np.uint8),
-            full() if store_v else dummy, _constants(dtype), 1 if refractory else 0)
+        p = make_params(reset="hard" if hard else "soft", decay_input=decay_input,
+                        refractory=1 if refractory else 0)
+        full = lambda d=dtype: np.zeros((_T, _N), d)  # noqa: E731
+        # the backend's own launcher, so the argument types are those of real calls
+        cpu.forward_into(np.ones((_T, _N), dtype), full(), full() if store_h else None,
+                         full(np.uint8) if store_h and refractory else None,
+                         full() if store_v else None, p)
         count += 1
     return count
 
@@ -56,16 +50,16 @@ def compile_forward() -> int:
 def compile_backward() -> int:
     """Run every backward variant once; returns how many."""
     from . import cpu
-    from ._fused import SURROGATE_CODES
+    from .params import make_params
 
     count = 0
-    for dtype, code, hard, refractory, has_grad_v in itertools.product(
-            DTYPES, SURROGATE_CODES.values(), (False, True), (False, True), (False, True)):
+    for dtype, surrogate, hard, refractory, has_grad_v in itertools.product(
+            DTYPES, cpu.SURROGATE_CODES, (False, True), (False, True), (False, True)):
+        p = make_params(reset="hard" if hard else "soft", refractory=1 if refractory else 0,
+                        surrogate=surrogate)
         full = lambda d=dtype: np.zeros((_T, _N), d)  # noqa: E731
-        cpu.backward_kernel(code, hard, refractory, has_grad_v)(
-            full(), full() if has_grad_v else np.empty((1, 1), dtype), full(),
-            np.zeros((_T, _N), np.uint8) if refractory else np.empty((1, 1), np.uint8),
-            full(), _constants(dtype))
+        cpu.backward_into(full(), full() if has_grad_v else None, full(),
+                          full(np.uint8) if refractory else None, full(), p)
         count += 1
     return count
 
