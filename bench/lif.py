@@ -301,6 +301,26 @@ def main_rows(times_by_T):
     return rows
 
 
+#: The CPU goals at T = 8 (issue 16): snnsk cpu >= 10x SpikingJelly's CPU path, <= 1.25x the floor.
+CPU_GOAL_T, CPU_GOAL_SJ, CPU_GOAL_FLOOR = 8, 10.0, 1.25
+
+
+def print_cpu_goals(times_by_T):
+    """Print the T = 8 goals with met / not met (when T = 8 was measured)."""
+    t = times_by_T.get(CPU_GOAL_T)
+    if t is None:
+        return
+    cpu, sj, floor = t["snnsk cpu"], t["SpikingJelly"], 3 * t["copy"]
+    print(f"\n# goals at T = {CPU_GOAL_T}:")
+    if sj:
+        ratio = sj / cpu
+        print(f"#   SpikingJelly / snnsk cpu = {ratio:.1f}x (goal >= {CPU_GOAL_SJ:.0f}x): "
+              f"{'met' if ratio >= CPU_GOAL_SJ else 'NOT MET'}")
+    ratio = cpu / floor
+    print(f"#   snnsk cpu / floor = {ratio:.2f}x (goal <= {CPU_GOAL_FLOOR}x): "
+          f"{'met' if ratio <= CPU_GOAL_FLOOR else 'NOT MET'}")
+
+
 def breakdown_rows(times_by_T):
     rows = []
     for T, t in times_by_T.items():
@@ -635,6 +655,7 @@ def main(argv=None) -> int:
         print_table(BREAKDOWN_HEADER, breakdown_rows(final))
     for name, reason in skipped.items():
         print(f"# skipped {name}: {reason}")
+    print_cpu_goals(final)
     if args.runs == 1:
         print(f"# other processes used {load} during the measurement "
               "(a shared machine: compare runs with little other load)")
