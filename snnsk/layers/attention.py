@@ -126,6 +126,12 @@ def causal_linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     return _MaskedAttention.apply(q, k, v, mask)
 
 
+def _autocast_dtype(x: torch.Tensor):
+    """The dtype an active autocast computes products of ``x``'s device in, else ``x.dtype``."""
+    device = x.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
+
+
 class _MaskedAttention(torch.autograd.Function):
     """``(Q Kᵀ ⊙ M) V`` for a constant mask ``M``, the masking done in place.
 
@@ -137,25 +143,34 @@ class _MaskedAttention(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, q, k, v, mask):
-        scores = q @ k.transpose(-2, -1)
-        scores.mul_(mask)
+        # Under an autocast the products run in its dtype (binary Q, K, V are exact in
+        # bfloat16), the output in the inputs' dtype; backward computes in the same dtype.
+        dtype = _autocast_dtype(q)
+        ctx.dtypes = (q.dtype, k.dtype, v.dtype)
+        q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
+        mask = mask.to(dtype)
+        with torch.autocast(q.device.type, enabled=False):
+            scores = q @ k.transpose(-2, -1)
+            scores.mul_(mask)
+            out = scores @ v
         ctx.save_for_backward(q, k, v, scores, mask)
-        return scores @ v
+        return out.to(ctx.dtypes[0])
 
     @staticmethod
     def backward(ctx, grad):
         q, k, v, scores, mask = ctx.saved_tensors
         need_q, need_k, need_v = ctx.needs_input_grad[:3]
+        grad = grad.to(scores.dtype)
         grad_q = grad_k = grad_v = None
         if need_v:
-            grad_v = scores.transpose(-2, -1) @ grad
+            grad_v = (scores.transpose(-2, -1) @ grad).to(ctx.dtypes[2])
         if need_q or need_k:
             grad_scores = grad @ v.transpose(-2, -1)
             grad_scores.mul_(mask)
             if need_q:
-                grad_q = grad_scores @ k
+                grad_q = (grad_scores @ k).to(ctx.dtypes[0])
             if need_k:
-                grad_k = grad_scores.transpose(-2, -1) @ q
+                grad_k = (grad_scores.transpose(-2, -1) @ q).to(ctx.dtypes[1])
         return grad_q, grad_k, grad_v, None
 
 
@@ -277,9 +292,11 @@ class CausalSelfAttention(nn.Module):
                                                            dtype=torch.bool))
         if n_queries == n_keys:
             # no cached keys: the fused kernel's own causal mask, which also skips the masked blocks
-            return F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        mask = _scaled_mask(n_queries, n_keys, None, 1.0, q.device, torch.bool)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            mask = _scaled_mask(n_queries, n_keys, None, 1.0, q.device, torch.bool)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return y.to(q.dtype)  # an autocast's dtype back to the stream's
 
 
 # ------------------------------------------------------------------ vision

@@ -45,17 +45,22 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     Returns
     -------
     torch.Tensor of shape ``[..., out_features]``
-        Equal to ``F.linear`` up to float32 rounding (the sums run in another order).
+        Equal to ``F.linear`` up to float32 rounding (the sums run in another order),
+        in ``x``'s dtype also under an autocast (whose lower precision the product uses).
     """
     if not _onednn_usable(x, weight):
-        return F.linear(x, weight, bias)
-    out_features, in_features = weight.shape
-    rows = x.numel() // in_features
-    # [rows, in] row-major is the channels-last layout of a [1, in, rows, 1] image
-    image = x.reshape(1, rows, 1, in_features).permute(0, 3, 1, 2)
-    y = F.conv2d(image, weight.reshape(out_features, in_features, 1, 1), bias)
-    # the output keeps the channels-last layout: [1, out, rows, 1] is [rows, out] in memory
-    return y.permute(0, 2, 3, 1).reshape(*x.shape[:-1], out_features)
+        y = F.linear(x, weight, bias)
+    else:
+        out_features, in_features = weight.shape
+        rows = x.numel() // in_features
+        # [rows, in] row-major is the channels-last layout of a [1, in, rows, 1] image
+        image = x.reshape(1, rows, 1, in_features).permute(0, 3, 1, 2)
+        y = F.conv2d(image, weight.reshape(out_features, in_features, 1, 1), bias)
+        # the output keeps the channels-last layout: [1, out, rows, 1] is [rows, out] in memory
+        y = y.permute(0, 2, 3, 1).reshape(*x.shape[:-1], out_features)
+    # Under a bfloat16 autocast the product ran in bfloat16; what follows (norms,
+    # neurons, the residual stream) gets the input's dtype back.
+    return y if y.dtype == x.dtype else y.to(x.dtype)
 
 
 class Linear(nn.Linear):
