@@ -16,6 +16,7 @@ Usage::
     python bench/lm_ablation.py            # all rows, seed 0 (about 4½ minutes on 2 cores)
     python bench/lm_ablation.py --seeds 0 1
     python bench/lm_ablation.py --quick    # a smoke run (1 epoch, 2 rows)
+    python bench/lm_ablation.py --only "demo's" "non-spiking, batch 4"   # the demo's rows
 """
 
 from __future__ import annotations
@@ -72,8 +73,15 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=2, help="fits at a time (default 2)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="random_state of each repeat (default: 0)")
+    parser.add_argument("--only", nargs="+", default=None, metavar="TEXT",
+                        help="only the rows whose name contains one of these texts, e.g. "
+                             "--only \"demo's\" \"non-spiking, batch 4\"")
     args = parser.parse_args(argv)
     configs = CONFIGS[2:4] if args.quick else CONFIGS
+    if args.only:
+        configs = [row for row in configs if any(text in row[0] for text in args.only)]
+        if not configs:
+            parser.error(f"--only {args.only} matches no row")
     # the worker processes must not each start one numba/OpenMP thread per core
     os.environ["OMP_NUM_THREADS"] = os.environ["NUMBA_NUM_THREADS"] = "1"
     runs = [(name, settings, seed) for seed in args.seeds for name, settings in configs]
