@@ -91,6 +91,7 @@ def test_lm_speed_benchmark_quick_run_prints_rates_and_returns_the_goal_rows():
     assert header[:3] == ["model", "LIF backend", "train tok/s"] and header[-1] == "train time / twin"
     assert [(r[0], r[1]) for r in rows] == [
         ("default (= bench/lm.py's model)", "cpu"), ("default (= bench/lm.py's model)", "torch"),
+        ("default (= bench/lm.py's model), precision='bfloat16'", "cpu"),
         ("default (= bench/lm.py's model): spiking='none' twin", "-"),
         ("demo (ternary, batch 4)", "cpu"), ("demo (ternary, batch 4)", "torch"),
         ("demo (ternary, batch 4): spiking='none' twin", "-")]

@@ -147,3 +147,14 @@ def test_masks_built_under_inference_mode_still_train():
         layer(torch.randn(2, 1, 7, 8))  # builds and caches the mask for this shape
     layer(torch.randn(2, 1, 7, 8, requires_grad=True)).sum().backward()
     assert layer.qkv.weight.grad is not None
+
+
+def test_under_a_bfloat16_autocast_spike_attention_keeps_float32_and_trains():
+    layer = CausalSelfAttention(16, 2, decay=True, threshold=0.25)
+    x = torch.randn(2, 3, 9, 16, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+    assert y.dtype == torch.float32
+    torch.testing.assert_close(y, layer(x), rtol=0.05, atol=0.05)
+    y.sum().backward()
+    assert x.grad.dtype == torch.float32 and layer.qkv.weight.grad is not None

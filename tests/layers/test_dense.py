@@ -56,3 +56,15 @@ def test_module_is_an_nn_linear_with_the_same_state_and_counts():
         ours(spikes)
     row = counter.layers[""]
     assert row.synaptic_ops == int(spikes.sum()) * 32 and row.dense_macs == spikes.numel() * 32
+
+
+def test_under_a_bfloat16_autocast_the_product_is_bfloat16_and_the_output_float32():
+    x = torch.randn(1024, 64, requires_grad=True)
+    layer = Linear(64, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+        expected = F.linear(x, layer.weight, layer.bias)  # autocast's own bfloat16 product
+    assert y.dtype == torch.float32 and expected.dtype == torch.bfloat16
+    torch.testing.assert_close(y, expected.float(), rtol=1e-2, atol=1e-2)
+    y.sum().backward()
+    assert x.grad.dtype == torch.float32 and layer.weight.grad.dtype == torch.float32
