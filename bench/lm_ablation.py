@@ -16,6 +16,7 @@ Usage::
     python bench/lm_ablation.py            # all rows, seed 0 (about 4½ minutes on 2 cores)
     python bench/lm_ablation.py --seeds 0 1
     python bench/lm_ablation.py --quick    # a smoke run (1 epoch, 2 rows)
+    python bench/lm_ablation.py --only "demo's" "non-spiking, batch 4"   # the demo's rows
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ CONFIGS = [
 COMMON = dict(heads=2, threshold=0.25, timesteps=4, reset="soft", alpha=4.0, lr=3e-3)
 
 
-def held_out_bits(settings: dict, seed: int, quick: bool) -> tuple[float, float]:
+def held_out_bits(settings: dict, seed: int, quick: bool,
+                  precision: str = "float32") -> tuple[float, float]:
     import torch
 
     torch.set_num_threads(1)
@@ -56,7 +58,7 @@ def held_out_bits(settings: dict, seed: int, quick: bool) -> tuple[float, float]
     from snnsk.text import TextNormalizer
 
     train, test = train_test_split(load_corpus(), test_size=0.2, random_state=0)
-    params = {**DEMO_MODEL, **COMMON, **settings, "random_state": seed}
+    params = {**DEMO_MODEL, **COMMON, **settings, "random_state": seed, "precision": precision}
     if quick:
         params["max_epochs"] = 1
         train, test = train[:20], test[:5]
@@ -72,15 +74,26 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=2, help="fits at a time (default 2)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="random_state of each repeat (default: 0)")
+    parser.add_argument("--only", nargs="+", default=None, metavar="TEXT",
+                        help="only the rows whose name contains one of these texts, e.g. "
+                             "--only \"demo's\" \"non-spiking, batch 4\"")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                        help="SpikeDecoderLM's precision for every row (default float32)")
     args = parser.parse_args(argv)
     configs = CONFIGS[2:4] if args.quick else CONFIGS
+    if args.only:
+        configs = [row for row in configs if any(text in row[0] for text in args.only)]
+        if not configs:
+            parser.error(f"--only {args.only} matches no row")
     # the worker processes must not each start one numba/OpenMP thread per core
     os.environ["OMP_NUM_THREADS"] = os.environ["NUMBA_NUM_THREADS"] = "1"
     runs = [(name, settings, seed) for seed in args.seeds for name, settings in configs]
-    results = Parallel(n_jobs=args.jobs)(delayed(held_out_bits)(settings, seed, args.quick)
+    fit = delayed(held_out_bits)
+    results = Parallel(n_jobs=args.jobs)(fit(settings, seed, args.quick, args.precision)
                                          for _, settings, seed in runs)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
-          f"{COMMON} on top of snnsk.demo.DEMO_MODEL, then each row's settings")
+          f"{COMMON} on top of snnsk.demo.DEMO_MODEL, then each row's settings; "
+          f"precision {args.precision}")
     baselines = {}
     for (_, settings, seed), (bits, _) in zip(runs, results):
         if settings.get("spiking") == "none":

@@ -1,5 +1,6 @@
 """Smoke test of the LIF benchmark script: it runs and prints its tables (no timing checks)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -67,6 +68,43 @@ def test_lm_benchmark_quick_run_prints_tables():
     training, generation = tables[0][1][0], tables[1][1][0]
     assert all(float(c) > 0 for c in training[:5])
     assert generation[-1] == "yes"  # cached and uncached generation wrote the same text
+
+
+SPEED_LM_RUN = r"""
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("speed_lm", sys.argv[1])
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+print("GOALS " + json.dumps(bench.run(["--quick"])))
+"""
+
+
+def test_lm_speed_benchmark_quick_run_prints_rates_and_returns_the_goal_rows():
+    # run() is what bench/train_speed.py imports: it prints the tables and returns the goals
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.run([sys.executable, "-c", SPEED_LM_RUN, str(SCRIPT.parent / "speed_lm.py")],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=SCRIPT.parents[1])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    tables = _tables(out)
+    header, rows = tables[0]
+    assert header[:3] == ["model", "LIF backend", "train tok/s"] and header[-1] == "train time / twin"
+    assert [(r[0], r[1]) for r in rows] == [
+        ("default (= bench/lm.py's model)", "cpu"), ("default (= bench/lm.py's model)", "torch"),
+        ("default (= bench/lm.py's model), precision='bfloat16'", "cpu"),
+        ("default (= bench/lm.py's model): spiking='none' twin", "-"),
+        ("demo (ternary, batch 4)", "cpu"), ("demo (ternary, batch 4)", "torch"),
+        ("demo (ternary, batch 4): spiking='none' twin", "-")]
+    for cells in rows:
+        assert all(float(c.replace(",", "").rstrip("%")) > 0 for c in cells[2:8] if c != "0"), cells
+    goals = json.loads(out.split("GOALS ", 1)[1])
+    assert all(set(g) == {"goal", "measured", "target", "met"} and isinstance(g["met"], bool)
+               for g in goals)
+    assert goals[0]["measured"] is None and not goals[0]["met"]  # no --baseline in quick mode
+    ratios = [g for g in goals if "its twin" in g["goal"]]
+    assert len(ratios) == 2 and all(g["measured"] > 1 for g in ratios)
+    assert tables[-1][0] == ["goal", "measured", "target", "met"]
+    assert [r[-1] for r in tables[-1][1]] == ["met" if g["met"] else "not met" for g in goals]
 
 
 def test_ssm_benchmarks_quick_runs_print_their_tables():

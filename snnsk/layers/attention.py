@@ -27,12 +27,15 @@ The products between spike tensors are reported to :mod:`snnsk.opcount`.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ..neurons import LIF, input_neuron
 from ..opcount import count_elementwise, count_macs, count_matmul, count_scaling, counting
+from .dense import Linear
 from .linear import LinearBN
 
 __all__ = ["CausalSelfAttention", "KVCache", "causal_linear_attention", "causal_mask",
@@ -89,6 +92,18 @@ def causal_mask(n_queries: int, n_keys: int, decay: torch.Tensor | None = None,
     return torch.where(visible, weights, torch.zeros((), dtype=torch.float64, device=device)).to(dtype)
 
 
+@functools.lru_cache(maxsize=256)
+def _scaled_mask(n_queries: int, n_keys: int, decay: tuple | None, scale: float, device,
+                 dtype) -> torch.Tensor:
+    # Built once per shape instead of at every call (in float64, then cast), with the
+    # attention's scale folded in: one multiply over the scores instead of two passes.
+    # A normal tensor even when first asked for under inference_mode, so that a training
+    # step may save it for backward later.
+    with torch.inference_mode(False):
+        rates = None if decay is None else torch.tensor(decay, dtype=torch.float64)
+        return (causal_mask(n_queries, n_keys, rates, device, torch.float64) * scale).to(dtype)
+
+
 def causal_linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                             scale: float, decay: torch.Tensor | None = None) -> torch.Tensor:
     """``scale · (Q Kᵀ ⊙ M) V`` with the causal mask ``M`` applied as zeros, no softmax.
@@ -97,18 +112,66 @@ def causal_linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     ``Lk >= Lq`` (see :func:`causal_mask`). ``decay`` (``[h]``) makes ``M``
     the decayed mask ``γ_h ** (i - j)`` (RetNet's retention).
 
-    With spike inputs and the plain 0/1 mask every product and sum is a small
-    integer, exact in floating point, so the result does not depend on how the
-    positions are batched.
+    With spike inputs, the plain 0/1 mask and a power-of-two ``scale`` every
+    product and sum is exact in floating point, so the result does not depend
+    on how the positions are batched.
     """
-    scores = q @ k.transpose(-2, -1)
-    if decay is None:
-        scores = scores.tril(diagonal=k.shape[-2] - q.shape[-2])
-    else:
-        scores = scores * causal_mask(q.shape[-2], k.shape[-2], decay, q.device, q.dtype)
-    if counting():
-        _count_linear_attention(q, k, v, scores, decayed=decay is not None)
-    return (scores @ v) * scale
+    rates = None if decay is None else tuple(decay.tolist())
+    mask = _scaled_mask(q.shape[-2], k.shape[-2], rates, float(scale), q.device, q.dtype)
+    if counting() or not q.shape[:-2] == k.shape[:-2] == v.shape[:-2]:
+        scores = (q @ k.transpose(-2, -1)) * mask
+        if counting():
+            _count_linear_attention(q, k, v, scores, decayed=decay is not None)
+        return scores @ v
+    return _MaskedAttention.apply(q, k, v, mask)
+
+
+def _autocast_dtype(x: torch.Tensor):
+    """The dtype an active autocast computes products of ``x``'s device in, else ``x.dtype``."""
+    device = x.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
+
+
+class _MaskedAttention(torch.autograd.Function):
+    """``(Q Kᵀ ⊙ M) V`` for a constant mask ``M``, the masking done in place.
+
+    The score matrices (``[..., Lq, Lk]``, ``Lk / d`` times larger than Q, K
+    and V) are the largest tensors of the attention; autograd's composition
+    allocates four of them per call (scores, masked scores, and their two
+    gradients), this two. Same products, same order: equal to the composition.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, mask):
+        # Under an autocast the products run in its dtype (binary Q, K, V are exact in
+        # bfloat16), the output in the inputs' dtype; backward computes in the same dtype.
+        dtype = _autocast_dtype(q)
+        ctx.dtypes = (q.dtype, k.dtype, v.dtype)
+        q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
+        mask = mask.to(dtype)
+        with torch.autocast(q.device.type, enabled=False):
+            scores = q @ k.transpose(-2, -1)
+            scores.mul_(mask)
+            out = scores @ v
+        ctx.save_for_backward(q, k, v, scores, mask)
+        return out.to(ctx.dtypes[0])
+
+    @staticmethod
+    def backward(ctx, grad):
+        q, k, v, scores, mask = ctx.saved_tensors
+        need_q, need_k, need_v = ctx.needs_input_grad[:3]
+        grad = grad.to(scores.dtype)
+        grad_q = grad_k = grad_v = None
+        if need_v:
+            grad_v = (scores.transpose(-2, -1) @ grad).to(ctx.dtypes[2])
+        if need_q or need_k:
+            grad_scores = grad @ v.transpose(-2, -1)
+            grad_scores.mul_(mask)
+            if need_q:
+                grad_q = (grad_scores @ k).to(ctx.dtypes[0])
+            if need_k:
+                grad_k = (grad_scores.transpose(-2, -1) @ q).to(ctx.dtypes[1])
+        return grad_q, grad_k, grad_v, None
 
 
 def _count_linear_attention(q, k, v, scores, decayed):
@@ -155,9 +218,11 @@ class CausalSelfAttention(nn.Module):
     **neuron
         Parameters of every LIF neuron (``threshold``, ``tau``, ...).
 
-    Input ``[T, B, L, E]``, output ``[T, B, L, E]`` (to be added to the
-    residual stream). With a :class:`KVCache`, ``x`` holds only the new
-    positions, which follow the cached ones.
+    Input ``[T, B, L, E]``, or ``[B, L, E]`` together with ``timesteps``: the
+    same input at every step (a model's embedding), whose normalisation is
+    then computed once instead of ``T`` times. Output ``[T, B, L, E]`` (to be
+    added to the residual stream). With a :class:`KVCache`, ``x`` holds only
+    the new positions, which follow the cached ones.
     """
 
     def __init__(self, embed_dim: int, heads: int, spiking: bool = True, scale: float = 0.125,
@@ -170,8 +235,8 @@ class CausalSelfAttention(nn.Module):
         self.scale = scale
         self.register_buffer("decay_rates", head_decay_rates(heads) if decay and spiking else None,
                              persistent=False)
-        self.qkv = nn.Linear(embed_dim, 3 * embed_dim)
-        self.proj = nn.Linear(embed_dim, embed_dim)
+        self.qkv = Linear(embed_dim, 3 * embed_dim)
+        self.proj = Linear(embed_dim, embed_dim)
         # Pre-norm in both variants: the residual stream's scale drifts with
         # depth, and a LIF with a fixed threshold would see a different input
         # range in every block (binary codes alone never reach threshold 1 with tau=2).
@@ -184,32 +249,54 @@ class CausalSelfAttention(nn.Module):
             self.attention_neuron = LIF(**neuron)
             self.out_norm = nn.LayerNorm(embed_dim)
 
-    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        # [T, B, L, E] -> [T, B, h, L, d]
-        t, b, n, e = x.shape
-        return x.view(t, b, n, self.heads, e // self.heads).transpose(2, 3)
+    def _split_heads(self, qkv: torch.Tensor):
+        # [T, B, L, 3E] -> q, k, v, each [T, B, h, L, d], in one copy (the products want
+        # contiguous heads; three separate copies would read the projection three times)
+        t, b, n, e3 = qkv.shape
+        heads = self.heads
+        parts = qkv.view(t, b, n, 3, heads, e3 // (3 * heads)).permute(3, 0, 1, 4, 2, 5)
+        return parts.contiguous().unbind(0)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        t, b, n, e = x.shape
-        if self.spiking:
-            projected = self.qkv(self.input_neuron(self.in_norm(x)))
-            normed = torch.cat([norm(part) for norm, part
-                                in zip(self.qkv_norms, projected.chunk(3, dim=-1))], dim=-1)
-            q, k, v = self.qkv_neuron(normed).chunk(3, dim=-1)
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None,
+                timesteps: int | None = None) -> torch.Tensor:
+        if x.dim() == 3:
+            if timesteps is None:
+                raise ValueError("a [B, L, E] input (the same at every step) needs `timesteps`")
+            normed = self.in_norm(x).expand(timesteps, *x.shape)
+        elif x.dim() == 4:
+            normed = self.in_norm(x)
         else:
-            q, k, v = self.qkv(self.in_norm(x)).chunk(3, dim=-1)
-        q, k, v = (self._split_heads(part) for part in (q, k, v))
+            raise ValueError(f"x must have shape [T, B, L, E] or [B, L, E], got {tuple(x.shape)}")
+        t, b, n, e = normed.shape
+        if self.spiking:
+            projected = self.qkv(self.input_neuron(normed))
+            projected = torch.cat([norm(part) for norm, part
+                                   in zip(self.qkv_norms, projected.chunk(3, dim=-1))], dim=-1)
+            q, k, v = self._split_heads(self.qkv_neuron(projected))
+        else:
+            q, k, v = self._split_heads(self.qkv(normed))
         if cache is not None:
             k, v = cache.extend(k, v)
         if self.spiking:
             y = self.attention_neuron(causal_linear_attention(q, k, v, self.scale, self.decay_rates))
         else:
-            mask = causal_mask(n, k.shape[-2], device=x.device, dtype=torch.bool)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-            if counting():
-                _count_softmax_attention(q, k, v, mask)
+            y = self._softmax_attention(q, k, v)
         y = self.proj(y.transpose(2, 3).reshape(t, b, n, e))
         return self.out_norm(y) if self.spiking else y
+
+    @staticmethod
+    def _softmax_attention(q, k, v):
+        n_queries, n_keys = q.shape[-2], k.shape[-2]
+        if counting():
+            _count_softmax_attention(q, k, v, causal_mask(n_queries, n_keys, device=q.device,
+                                                           dtype=torch.bool))
+        if n_queries == n_keys:
+            # no cached keys: the fused kernel's own causal mask, which also skips the masked blocks
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            mask = _scaled_mask(n_queries, n_keys, None, 1.0, q.device, torch.bool)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return y.to(q.dtype)  # an autocast's dtype back to the stream's
 
 
 # ------------------------------------------------------------------ vision

@@ -34,6 +34,7 @@ from torch import nn
 
 from .._validation import check_int
 from ..layers.attention import CausalSelfAttention, KVCache
+from ..layers.dense import Linear
 from ..neurons import LIF, check_spike_code, input_neuron, set_neuron_params
 from ..surrogate import ATan
 
@@ -67,8 +68,8 @@ class SpikingMLPBlock(nn.Module):
                  spikes: str = "binary", **neuron):
         super().__init__()
         self.spiking = spiking
-        self.fc1 = nn.Linear(embed_dim, hidden_dim)
-        self.fc2 = nn.Linear(hidden_dim, embed_dim)
+        self.fc1 = Linear(embed_dim, hidden_dim)
+        self.fc2 = Linear(hidden_dim, embed_dim)
         self.in_norm = nn.LayerNorm(embed_dim)
         if spiking:
             # binary or ON/OFF pair (see SpikeDecoder's `spikes`); the hidden neuron stays binary
@@ -95,8 +96,9 @@ class _DecoderBlock(nn.Module):
         self.mlp = SpikingMLPBlock(embed_dim, hidden_dim, spiking=mlp_spiking, spikes=spikes,
                                    **neuron)
 
-    def forward(self, x, cache=None):
-        x = x + self.attention(x, cache)
+    def forward(self, x, cache=None, timesteps=None):
+        # x is [T, B, L, E], or [B, L, E] (the embedding, the same at every step)
+        x = x + self.attention(x, cache, timesteps)
         return x + self.mlp(x)
 
 
@@ -193,7 +195,7 @@ class SpikeDecoder(nn.Module):
         self.readout_norm = nn.LayerNorm(embed_dim)
         if spiking != "none":
             self.readout_neuron = input_neuron(spikes, **neuron)
-        self.head = nn.Linear(embed_dim, vocab_size)
+        self.head = Linear(embed_dim, vocab_size)
 
     # ------------------------------------------------------------ parameters
     @property
@@ -238,10 +240,11 @@ class SpikeDecoder(nn.Module):
         if ids.dim() != 2:
             raise ValueError(f"ids must have shape [batch, length], got {tuple(ids.shape)}")
         start = 0 if caches is None else len(caches[0])
+        # The embedding is the same at every step: the first block normalises it once
+        # and only then repeats it over T.
         x = self.embed(ids.long(), start)
-        x = x.unsqueeze(0).expand(self.effective_timesteps, *x.shape)
         for i, block in enumerate(self.blocks):
-            x = block(x, None if caches is None else caches[i])
+            x = block(x, None if caches is None else caches[i], self.effective_timesteps)
         if self.spiking == "none":
             return self.head(self.readout_norm(x[0]))
         return self.head(self.readout_neuron(self.readout_norm(x)).mean(0))

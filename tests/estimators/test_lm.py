@@ -222,6 +222,23 @@ def test_spikes_is_a_grid_searchable_architecture_parameter(docs):
         SpikeDecoderLM(spikes="bipolar", **SMALL).fit(docs[:2])
 
 
+def test_bfloat16_precision_is_an_opt_in_that_applies_at_once(docs):
+    lm = SpikeDecoderLM(precision="bfloat16", **SMALL).fit(docs[:4])
+    # the products ran in bfloat16; the neurons, norms and logits stay float32
+    assert lm.module_.head.weight.dtype == torch.float32
+    bf16 = lm.score(docs[4:6])
+    assert np.isfinite(bf16)
+    lm.set_params(precision="float32")  # no refit: the next forward pass uses it
+    float32 = lm.score(docs[4:6])
+    assert float32 != bf16 and abs(float32 - bf16) < 0.1
+    assert lm.generate("the ", 8, random_state=0).startswith("the ")
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
+        lm.set_params(precision="float16")
+    assert lm.precision == "float32"
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
+        SpikeDecoderLM(precision="half", **SMALL).fit(docs[:2])
+
+
 def test_interrupted_fit_leaves_a_usable_estimator(docs):
     from skorch.callbacks import Callback
 

@@ -139,3 +139,30 @@ def test_bad_parameters(kwargs, match):
 def test_too_long_input_is_an_error():
     with pytest.raises(ValueError, match=r"exceeds context_length \(12\)"):
         make()(torch.zeros(1, 13, dtype=torch.long))
+
+
+@pytest.mark.parametrize("mode, spikes", [("full", "binary"), ("full", "ternary"), ("none", "binary")])
+def test_forward_equals_the_embedding_repeated_before_the_first_block(mode, spikes):
+    # the first block normalises the embedding once; the reference repeats it over T first
+    model = SpikeDecoder(40, 32, embed_dim=64, heads=4, timesteps=3, threshold=0.5, spiking=mode,
+                         spikes=spikes).train()
+    ids = torch.randint(3, 40, (8, 32))
+    grad = torch.randn(8, 32, 40)
+
+    def reference(ids):
+        x = model.embed(ids)
+        x = x.unsqueeze(0).expand(model.effective_timesteps, *x.shape)
+        for block in model.blocks:
+            x = x + block.attention(x)
+            x = x + block.mlp(x)
+        if mode == "none":
+            return model.head(model.readout_norm(x[0]))
+        return model.head(model.readout_neuron(model.readout_norm(x)).mean(0))
+
+    outputs = []
+    for forward in (model, reference):
+        out = forward(ids)
+        outputs.append((out, *torch.autograd.grad(out, list(model.parameters()), grad)))
+    torch.testing.assert_close(outputs[0][0], outputs[1][0], rtol=1e-5, atol=1e-5)
+    for a, b in zip(outputs[0][1:], outputs[1][1:]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
