@@ -115,7 +115,9 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
     spikes across neurons and fuses them into the residual (see
     :mod:`snnsk.models.pspikessm`). ``neuron='lif'`` swaps the samplers for
     LIF neurons run along the sequence, the LIF-based variant the paper
-    compares against. A skorch ``NeuralNet``: every skorch parameter (``lr``,
+    compares against; ``neuron='none'`` for their mean-field value
+    ``clamp(p, 0, 1)``, the non-spiking twin (no spikes and no random numbers,
+    in training and at inference). A skorch ``NeuralNet``: every skorch parameter (``lr``,
     ``max_epochs``, ``optimizer__*``, ``callbacks``, ``device``...) works.
 
     Parameters
@@ -134,8 +136,12 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
     vocab_size : int or None, default=None
         Set it when X holds integer token ids in ``[0, vocab_size)`` (e.g.
         ListOps): they are embedded. ``None``: X holds real-valued features.
-    neuron : {'sampler', 'lif'}, default='sampler'
-        Stochastic spike sampler (P-SpikeSSM) or LIF neurons along the sequence.
+    neuron : {'sampler', 'lif', 'none'}, default='sampler'
+        Stochastic spike sampler (P-SpikeSSM), LIF neurons along the sequence,
+        or none: the same network with each sampler replaced by the spike
+        probability itself, ``clamp(p, 0, 1)`` (what ``sampling='expected'``
+        gives at inference, used in training too), the non-spiking twin that
+        the spiking model's accuracy and cost compare against.
     sampling : {'bernoulli', 'expected', 'threshold'}, default='threshold'
         How the samplers spike at inference (training always samples):
         seeded Bernoulli draws, the expected value (not binary), or the

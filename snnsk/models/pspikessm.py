@@ -14,7 +14,10 @@ Models for Long-Range Dependency Tasks" (ICLR 2025). Each block
    into the next block's spike probabilities (:class:`~snnsk.layers.ssm.ClampFuse`).
 
 ``neuron='lif'`` replaces both samplers by LIF neurons running along the
-sequence, the LIF-based spiking SSM the paper compares against. The encoder
+sequence, the LIF-based spiking SSM the paper compares against;
+``neuron='none'`` by their mean-field value ``clamp(p, 0, 1)`` (no random
+numbers, no spikes, in training and inference): the non-spiking twin, the same
+network but for the sampling, that the spiking model's cost is measured against. The encoder
 is a Linear layer (real-valued features) or an embedding (token ids); the
 decoder takes the last block's normalised residual stream (its fuse's
 normalisation, before the clamp), mean-pools it over the real (unpadded) steps and reads out with a Linear layer.
@@ -26,19 +29,21 @@ import torch
 from torch import nn
 
 from .._validation import check_positive_int
-from ..layers.ssm import (KERNEL_INITS, ChannelAffine, ClampFuse, MaskedLIF, S4DConv, SpikeMixer,
-                          SpikeSampler)
+from ..layers.ssm import (KERNEL_INITS, ChannelAffine, ClampFuse, MaskedLIF, MeanFieldNeuron,
+                          S4DConv, SpikeMixer, SpikeSampler)
 from ..neurons import NEURON_PARAMS, set_neuron_params
 
 __all__ = ["PSpikeSSM", "PSpikeSSMBlock", "NEURONS"]
 
-#: Spiking neurons a block can use.
-NEURONS = ("sampler", "lif")
+#: Neurons a block can use: the stochastic sampler, LIF, or none (the mean-field twin).
+NEURONS = ("sampler", "lif", "none")
 
 
 def _make_neuron(neuron: str, sampling: str, threshold: float, lif_params: dict) -> nn.Module:
     if neuron == "sampler":
         return SpikeSampler(sampling=sampling, threshold=threshold)
+    if neuron == "none":
+        return MeanFieldNeuron()
     return MaskedLIF(threshold=threshold, **lif_params)
 
 
@@ -52,7 +57,7 @@ class PSpikeSSMBlock(nn.Module):
         :class:`~snnsk.layers.ssm.S4DConv`).
     dropout : float
         Dropout on the mixer output during training.
-    neuron : {'sampler', 'lif'}
+    neuron : {'sampler', 'lif', 'none'}
     sampling, threshold
         Sampler settings (see :class:`~snnsk.layers.ssm.SpikeSampler`);
         ``threshold`` is also the LIF firing threshold.
@@ -100,7 +105,9 @@ class PSpikeSSM(nn.Module):
     bidirectional : bool, default=False
         Non-causal kernels (forward and backward).
     dropout : float, default=0.0
-    neuron : {'sampler', 'lif'}, default='sampler'
+    neuron : {'sampler', 'lif', 'none'}, default='sampler'
+        ``'none'``: the non-spiking twin, ``clamp(p, 0, 1)`` in place of every
+        sampler (``sampling`` and ``threshold`` then have no effect).
     sampling : {'bernoulli', 'expected', 'threshold'}, default='threshold'
         The samplers' inference mode (training always samples).
     threshold : float, default=0.5
@@ -189,11 +196,16 @@ class PSpikeSSM(nn.Module):
         # A batch is only as long as its longest sequence: drop the shared padding.
         steps = int(lengths.max())
         x = x[:, :steps]
-        mask = torch.arange(steps, device=x.device)[:, None] < lengths[None, :]  # [L, B]
+        # without padding there is nothing to mask: skip the multiplications altogether
+        mask = (None if int(lengths.min()) == steps
+                else torch.arange(steps, device=x.device)[:, None] < lengths[None, :])  # [L, B]
         residual, probabilities = self.input_fuse(self.encoder(x).transpose(0, 1))  # time first
         for block in self.blocks:
             residual, probabilities = block(residual, probabilities, mask)
         # the decoder reads the last fuse's normalisation, before its clamp
         h = self.blocks[-1].fuse.norm(residual)
-        pooled = (h * mask[..., None]).sum(0) / lengths[:, None].to(h.dtype)
+        if mask is None:
+            pooled = h.mean(0)
+        else:
+            pooled = (h * mask[..., None]).sum(0) / lengths[:, None].to(h.dtype)
         return self.decoder(pooled).unsqueeze(0)

@@ -25,13 +25,29 @@ def test_output_is_one_readout_step_per_sequence(neuron, bidirectional):
     assert len(list(spiking_layers(model))) == 4  # two per block
 
 
+def test_the_non_spiking_twin_is_the_same_network_without_sampling():
+    spiking, twin = _model(), _model(neuron="none")
+    # same architecture and, from the same seed, the same weights
+    assert [n for n, _ in spiking.named_parameters()] == [n for n, _ in twin.named_parameters()]
+    for a, b in zip(spiking.parameters(), twin.parameters()):
+        assert torch.equal(a, b)
+    assert list(spiking_layers(twin)) == [] and twin.samplers() == []
+    x = torch.randn(4, 9, 2)
+    # no random numbers: training-mode passes repeat exactly, and equal the spiking
+    # model's 'expected' inference (the samplers' mean-field value)
+    twin.train()
+    torch.testing.assert_close(twin(x), twin(x))
+    spiking.eval().set_spiking_params(sampling="expected")
+    torch.testing.assert_close(twin(x), spiking(x))
+
+
 def test_token_input_is_embedded():
     model = _model(vocab_size=7)
     assert isinstance(model.encoder, torch.nn.Embedding)
     assert model(torch.randint(0, 7, (4, 9))).shape == (1, 4, 3)
 
 
-@pytest.mark.parametrize("neuron", ["sampler", "lif"])
+@pytest.mark.parametrize("neuron", ["sampler", "lif", "none"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_padding_never_changes_the_output(neuron, bidirectional):
     model = _model(neuron=neuron, bidirectional=bidirectional).double().eval()
@@ -55,8 +71,9 @@ def test_causal_model_features_never_read_the_future():
     torch.testing.assert_close(model(x, torch.tensor([8])), model(changed, torch.tensor([8])))
 
 
-def test_every_parameter_gets_a_gradient_through_the_samplers():
-    model = _model().train()
+@pytest.mark.parametrize("neuron", ["sampler", "none"])
+def test_every_parameter_gets_a_gradient_through_the_samplers(neuron):
+    model = _model(neuron=neuron).train()
     out = model(torch.randn(6, 9, 2))
     torch.nn.functional.cross_entropy(out[0], torch.tensor([0, 1, 2, 0, 1, 2])).backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.any()]
