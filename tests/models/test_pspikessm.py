@@ -33,12 +33,40 @@ def test_the_non_spiking_twin_is_the_same_network_without_sampling():
         assert torch.equal(a, b)
     assert list(spiking_layers(twin)) == [] and twin.samplers() == []
     x = torch.randn(4, 9, 2)
-    # no random numbers: training-mode passes repeat exactly, and equal the spiking
-    # model's 'expected' inference (the samplers' mean-field value)
-    twin.train()
-    torch.testing.assert_close(twin(x), twin(x))
+    # the twin computes the spiking model's 'expected' inference (the samplers' mean-field
+    # value), and draws no random numbers in training either
     spiking.eval().set_spiking_params(sampling="expected")
-    torch.testing.assert_close(twin(x), spiking(x))
+    torch.testing.assert_close(twin.eval()(x), spiking(x))
+    twin.train()
+    state = torch.random.get_rng_state()
+    first = twin(x)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    torch.testing.assert_close(twin(x), first)
+
+
+def test_readout_statistics_are_refreshed_from_the_pooled_features():
+    model = _model()
+    x, lengths = torch.randn(6, 9, 2), torch.tensor([9, 3, 5, 9, 1, 7])
+    batches = [(x[:4], lengths[:4]), (x[4:], lengths[4:])]
+    torch.manual_seed(5)
+    model.train().refresh_readout_statistics(batches)
+    assert model.training and all(s.sampling == "threshold" for s in model.samplers())
+    # the same pass by hand: eval mode, Bernoulli spikes, the same random numbers
+    for s in model.samplers():
+        s.sampling = "bernoulli"
+    torch.manual_seed(5)
+    with torch.no_grad():
+        pooled = torch.cat([model.eval().pooled_features(*b) for b in batches]).double()
+    torch.testing.assert_close(model.readout_norm.running_mean, pooled.mean(0).float())
+    torch.testing.assert_close(model.readout_norm.running_var, pooled.var(0).float())
+    with pytest.raises(ValueError, match="at least one batch"):
+        model.refresh_readout_statistics([])
+
+
+def test_a_training_batch_of_one_uses_the_stored_readout_statistics():
+    model = _model().train()
+    out = model(torch.randn(1, 9, 2))  # batch statistics of one sample do not exist
+    assert out.shape == (1, 1, 3) and torch.isfinite(out).all()
 
 
 def test_token_input_is_embedded():
