@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse
 import torch
 from skorch import NeuralNet
+from skorch.utils import to_device
 
 from ..layers.ssm import SpikeSampler
 from ..losses import MeanOverTimeLoss
@@ -115,7 +116,9 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
     spikes across neurons and fuses them into the residual (see
     :mod:`snnsk.models.pspikessm`). ``neuron='lif'`` swaps the samplers for
     LIF neurons run along the sequence, the LIF-based variant the paper
-    compares against. A skorch ``NeuralNet``: every skorch parameter (``lr``,
+    compares against; ``neuron='none'`` for their mean-field value
+    ``clamp(p, 0, 1)``, the non-spiking twin (no spikes and no random numbers,
+    in training and at inference). A skorch ``NeuralNet``: every skorch parameter (``lr``,
     ``max_epochs``, ``optimizer__*``, ``callbacks``, ``device``...) works.
 
     Parameters
@@ -134,8 +137,12 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
     vocab_size : int or None, default=None
         Set it when X holds integer token ids in ``[0, vocab_size)`` (e.g.
         ListOps): they are embedded. ``None``: X holds real-valued features.
-    neuron : {'sampler', 'lif'}, default='sampler'
-        Stochastic spike sampler (P-SpikeSSM) or LIF neurons along the sequence.
+    neuron : {'sampler', 'lif', 'none'}, default='sampler'
+        Stochastic spike sampler (P-SpikeSSM), LIF neurons along the sequence,
+        or none: the same network with each sampler replaced by the spike
+        probability itself, ``clamp(p, 0, 1)`` (what ``sampling='expected'``
+        gives at inference, used in training too), the non-spiking twin that
+        the spiking model's accuracy and cost compare against.
     sampling : {'bernoulli', 'expected', 'threshold'}, default='threshold'
         How the samplers spike at inference (training always samples):
         seeded Bernoulli draws, the expected value (not binary), or the
@@ -296,6 +303,23 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
             self._check_spiking_params()
             self._initialize_optimizer()
         return self
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        """At the end of every fit: the readout's inference statistics from the trained weights.
+
+        Batch normalisation of the pooled features (see
+        :mod:`snnsk.models.pspikessm`) trains on batch statistics; one pass over
+        the training inputs then sets the statistics used at inference to those
+        of the final weights, so that a short fit predicts with statistics
+        that match it (running averages lag behind weights that still change).
+        """
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        refresh = getattr(self.module_, "refresh_readout_statistics", None)
+        if X is None or refresh is None:
+            return
+        batches = ((to_device(xi["x"], self.device), to_device(xi["lengths"], self.device))
+                   for xi, _ in self.get_iterator(self.get_dataset(X), training=False))
+        refresh(batches)
 
     def initialize_optimizer(self, triggered_directly=None):
         """The optimizer, with the SSM dynamics in their own group (``ssm_lr``, no weight decay)."""

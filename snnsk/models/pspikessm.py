@@ -14,10 +14,27 @@ Models for Long-Range Dependency Tasks" (ICLR 2025). Each block
    into the next block's spike probabilities (:class:`~snnsk.layers.ssm.ClampFuse`).
 
 ``neuron='lif'`` replaces both samplers by LIF neurons running along the
-sequence, the LIF-based spiking SSM the paper compares against. The encoder
+sequence, the LIF-based spiking SSM the paper compares against;
+``neuron='none'`` by their mean-field value ``clamp(p, 0, 1)`` (no random
+numbers, no spikes, in training and inference): the non-spiking twin, the same
+network but for the sampling, that the spiking model's cost is measured against. The encoder
 is a Linear layer (real-valued features) or an embedding (token ids); the
 decoder takes the last block's normalised residual stream (its fuse's
-normalisation, before the clamp), mean-pools it over the real (unpadded) steps and reads out with a Linear layer.
+normalisation, before the clamp), mean-pools it over the real (unpadded) steps,
+standardises the pooled features across samples (batch normalisation) and reads
+out with a Linear layer.
+
+Why the readout standardises: each step's features are layer-normalised, so
+their average over a sequence is dominated by a part common to every sample.
+At initialisation (``d_model=128``, permuted sequential digits) the pooled
+features have a mean of 0.8 in magnitude and vary by 0.026 from one sample to
+the next; a linear readout of such features is badly conditioned, and a 2-epoch
+fit stayed at chance (0.11) while the loss crept from 2.37 to 2.31. Centred and
+scaled across the batch, the same fit reaches 0.60 (0.94 for the non-spiking
+twin). Batch statistics are used in training; at inference the statistics are
+those that :meth:`PSpikeSSM.refresh_readout_statistics` last computed (the
+estimator calls it at the end of every fit, so they match the trained weights
+however short the fit), and running averages until then.
 """
 
 from __future__ import annotations
@@ -26,19 +43,21 @@ import torch
 from torch import nn
 
 from .._validation import check_positive_int
-from ..layers.ssm import (KERNEL_INITS, ChannelAffine, ClampFuse, MaskedLIF, S4DConv, SpikeMixer,
-                          SpikeSampler)
+from ..layers.ssm import (KERNEL_INITS, ChannelAffine, ClampFuse, MaskedLIF, MeanFieldNeuron,
+                          S4DConv, SpikeMixer, SpikeSampler)
 from ..neurons import NEURON_PARAMS, set_neuron_params
 
 __all__ = ["PSpikeSSM", "PSpikeSSMBlock", "NEURONS"]
 
-#: Spiking neurons a block can use.
-NEURONS = ("sampler", "lif")
+#: Neurons a block can use: the stochastic sampler, LIF, or none (the mean-field twin).
+NEURONS = ("sampler", "lif", "none")
 
 
 def _make_neuron(neuron: str, sampling: str, threshold: float, lif_params: dict) -> nn.Module:
     if neuron == "sampler":
         return SpikeSampler(sampling=sampling, threshold=threshold)
+    if neuron == "none":
+        return MeanFieldNeuron()
     return MaskedLIF(threshold=threshold, **lif_params)
 
 
@@ -52,7 +71,7 @@ class PSpikeSSMBlock(nn.Module):
         :class:`~snnsk.layers.ssm.S4DConv`).
     dropout : float
         Dropout on the mixer output during training.
-    neuron : {'sampler', 'lif'}
+    neuron : {'sampler', 'lif', 'none'}
     sampling, threshold
         Sampler settings (see :class:`~snnsk.layers.ssm.SpikeSampler`);
         ``threshold`` is also the LIF firing threshold.
@@ -100,7 +119,9 @@ class PSpikeSSM(nn.Module):
     bidirectional : bool, default=False
         Non-causal kernels (forward and backward).
     dropout : float, default=0.0
-    neuron : {'sampler', 'lif'}, default='sampler'
+    neuron : {'sampler', 'lif', 'none'}, default='sampler'
+        ``'none'``: the non-spiking twin, ``clamp(p, 0, 1)`` in place of every
+        sampler (``sampling`` and ``threshold`` then have no effect).
     sampling : {'bernoulli', 'expected', 'threshold'}, default='threshold'
         The samplers' inference mode (training always samples).
     threshold : float, default=0.5
@@ -153,6 +174,8 @@ class PSpikeSSM(nn.Module):
                            lif_params, init=init, dt_max=dt_max)
             for _ in range(n_layers))
         self.input_fuse = ClampFuse(d_model)
+        # affine-free: the decoder that follows supplies scale and offset
+        self.readout_norm = nn.BatchNorm1d(d_model, affine=False)
         self.decoder = nn.Linear(d_model, n_classes)
 
     def ssm_parameters(self):
@@ -181,7 +204,8 @@ class PSpikeSSM(nn.Module):
             for name, value in sampler_params.items():
                 setattr(sampler, name, value)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def pooled_features(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """The readout's input: the last normalised residual stream averaged over real steps, ``[B, d_model]``."""
         batch, steps = x.shape[0], x.shape[1]
         if lengths is None:
             lengths = torch.full((batch,), steps, dtype=torch.long, device=x.device)
@@ -189,11 +213,68 @@ class PSpikeSSM(nn.Module):
         # A batch is only as long as its longest sequence: drop the shared padding.
         steps = int(lengths.max())
         x = x[:, :steps]
-        mask = torch.arange(steps, device=x.device)[:, None] < lengths[None, :]  # [L, B]
+        # without padding there is nothing to mask: skip the multiplications altogether
+        mask = (None if int(lengths.min()) == steps
+                else torch.arange(steps, device=x.device)[:, None] < lengths[None, :])  # [L, B]
         residual, probabilities = self.input_fuse(self.encoder(x).transpose(0, 1))  # time first
         for block in self.blocks:
             residual, probabilities = block(residual, probabilities, mask)
         # the decoder reads the last fuse's normalisation, before its clamp
         h = self.blocks[-1].fuse.norm(residual)
-        pooled = (h * mask[..., None]).sum(0) / lengths[:, None].to(h.dtype)
+        if mask is None:
+            return h.mean(0)
+        return (h * mask[..., None]).sum(0) / lengths[:, None].to(h.dtype)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        pooled = self.pooled_features(x, lengths)
+        norm = self.readout_norm
+        # one sample has no batch statistics: it is standardised with the stored ones
+        batch_stats = self.training and pooled.shape[0] > 1
+        pooled = nn.functional.batch_norm(pooled, norm.running_mean, norm.running_var,
+                                          training=batch_stats, momentum=norm.momentum,
+                                          eps=norm.eps)
         return self.decoder(pooled).unsqueeze(0)
+
+    @torch.no_grad()
+    def refresh_readout_statistics(self, batches) -> None:
+        """Set the readout normalisation's statistics to those of the current weights.
+
+        Parameters
+        ----------
+        batches : iterable of ``x`` or ``(x, lengths)``
+            The training inputs (or any representative sample of them).
+
+        Notes
+        -----
+        The pooled features are computed as in training (samplers draw
+        Bernoulli spikes; dropout is off) and their mean and variance over all
+        the batches replace the running averages, which lag behind weights
+        that are still changing. Torch's global generator supplies the spikes'
+        random numbers: seed it for a reproducible result.
+        """
+        was_training = self.training
+        modes = [(sampler, sampler.sampling) for sampler in self.samplers()]
+        self.eval()
+        for sampler, _ in modes:
+            sampler.sampling = "bernoulli"
+        total = total_sq = None
+        count = 0
+        try:
+            for batch in batches:
+                x, lengths = batch if isinstance(batch, (tuple, list)) else (batch, None)
+                pooled = self.pooled_features(x, lengths).double()
+                total = pooled.sum(0) if total is None else total + pooled.sum(0)
+                squares = (pooled ** 2).sum(0)
+                total_sq = squares if total_sq is None else total_sq + squares
+                count += pooled.shape[0]
+        finally:
+            for sampler, mode in modes:
+                sampler.sampling = mode
+            self.train(was_training)
+        if count == 0:
+            raise ValueError("refresh_readout_statistics needs at least one batch of inputs")
+        mean = total / count
+        var = (total_sq / count - mean ** 2).clamp(min=0)
+        norm = self.readout_norm
+        norm.running_mean.copy_(mean)
+        norm.running_var.copy_(var * count / max(count - 1, 1))  # unbiased, as BatchNorm keeps it

@@ -22,6 +22,44 @@ def test_fft_convolution_equals_the_step_by_step_recurrence(bidirectional, lengt
     torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("channels", [1, 2])
+def test_fft_convolution_gradients_pass_gradcheck(channels):
+    # float64 takes the generic torch.fft path, whose backward is written by hand
+    torch.manual_seed(channels)
+    u = torch.randn(7, 2, 3, dtype=torch.float64, requires_grad=True)
+    kernel = torch.randn(channels, 3, 9, dtype=torch.float64, requires_grad=True)
+    d = torch.randn(channels, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(fft_conv, (u, kernel, d))
+
+
+@pytest.mark.parametrize("length", [1, 5, 64, 600])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_compiled_cpu_convolution_equals_the_generic_path(length, channels):
+    # float32 on CPU takes the compiled path (transposes and FFTs along rows): it must give
+    # the float64 generic path's outputs and gradients to float32 accuracy
+    torch.manual_seed(length)
+    u = torch.randn(length, 3, 5)
+    kernel = torch.randn(channels, 5, length) / math.sqrt(length)
+    d = torch.randn(channels, 5)
+    weights = torch.randn(length, 3, channels * 5)
+    results = []
+    for dtype in (torch.float32, torch.float64):
+        inputs = [x.to(dtype).detach().requires_grad_() for x in (u, kernel, d)]
+        y = fft_conv(*inputs)
+        (y * weights.to(dtype)).sum().backward()
+        results.append([y] + [x.grad for x in inputs])
+    for fast, exact in zip(*results):
+        assert fast.dtype == torch.float32
+        torch.testing.assert_close(fast, exact.float(), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("length, size", [(1, 1), (40, 80), (98, 200), (784, 1600), (1024, 2048)])
+def test_fft_size_is_a_fast_length_of_at_least_2L_minus_1(length, size):
+    from snnsk.layers.ssm import fft_size
+
+    assert fft_size(length) == size
+
+
 def test_kernel_of_one_real_mode_matches_the_closed_form():
     # A = -1/2 (no oscillation), dt = 1, C = 1: K[l] = 2 (e^{-1/2} - 1) / (-1/2) · e^{-l/2}
     kernel = S4DKernel(1, 2).double()
@@ -101,6 +139,77 @@ def test_sampler_spikes_with_probability_p(p):
     assert set(spikes.unique().tolist()) <= {0.0, 1.0}
     # four standard errors of a Bernoulli mean
     assert spikes.mean().item() == pytest.approx(p, abs=4 * math.sqrt(p * (1 - p) / n))
+
+
+def test_counter_uniforms_are_uniform_and_uncorrelated():
+    from scipy import stats
+
+    from snnsk.layers.ssm import counter_uniform
+
+    n = 1 << 20
+    u = counter_uniform(12345, (n,)).double()
+    assert 0 <= u.min() and u.max() < 1
+    # 24-bit resolution, as torch.rand's float32
+    assert torch.equal(u * 2**24, (u * 2**24).floor())
+    counts = torch.histc(u, bins=64, min=0, max=1)
+    assert stats.chisquare(counts.numpy()).pvalue > 1e-4
+    # neighbours (same row, next row of a [L, B, H] layout) and pairs on an 8x8 grid
+    for lag in (1, 128, 128 * 64):
+        r = torch.corrcoef(torch.stack([u[:-lag], u[lag:]]))[0, 1]
+        assert abs(r) < 4 / math.sqrt(n)
+    pairs = (u[0::2] * 8).long() * 8 + (u[1::2] * 8).long()
+    assert stats.chisquare(torch.bincount(pairs, minlength=64).numpy()).pvalue > 1e-4
+    # two keys: independent streams
+    other = counter_uniform(12346, (n,)).double()
+    assert abs(torch.corrcoef(torch.stack([u, other]))[0, 1]) < 4 / math.sqrt(n)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_compiled_sampler_draws_exactly_the_reference_uniforms(dtype, monkeypatch):
+    from snnsk.layers import ssm
+
+    torch.manual_seed(0)
+    p = torch.rand(9, 4, 6, dtype=dtype) * 1.4 - 0.2
+    mask = torch.rand(9, 4) > 0.3
+    compiled = ssm.bernoulli_spikes(p, mask, key=777)
+    # the reference: the torch expressions of the same counter-based generator
+    reference = ((ssm.counter_uniform(777, p.shape) < p) & mask[..., None]).to(dtype)
+    assert torch.equal(compiled, reference)
+    monkeypatch.setattr(ssm, "_compiled", lambda x: False)
+    assert torch.equal(ssm.bernoulli_spikes(p, mask, key=777), reference)
+
+
+def test_bernoulli_spikes_have_the_probability_of_each_entry():
+    from snnsk.layers.ssm import bernoulli_spikes
+
+    # 21 probability levels spread over a [L, B, H] tensor, 20,000 entries each
+    levels = torch.linspace(0, 1, 21)
+    p = levels[torch.arange(420_000) % 21].reshape(100, 42, 100)
+    torch.manual_seed(1)
+    spikes = bernoulli_spikes(p)
+    assert set(spikes.unique().tolist()) <= {0.0, 1.0}
+    means = torch.zeros(21).index_add_(0, torch.arange(420_000) % 21, spikes.flatten()) / 20_000
+    tolerance = 4 * torch.sqrt(levels * (1 - levels) / 20_000)
+    assert torch.all((means - levels).abs() <= tolerance)  # 0 and 1 exactly
+    # successive calls draw fresh numbers; torch's seed replays them
+    torch.manual_seed(1)
+    assert torch.equal(bernoulli_spikes(p), spikes)
+    assert not torch.equal(bernoulli_spikes(p), spikes)
+
+
+def test_mean_field_is_the_clamp_with_the_sampler_gradient():
+    from snnsk.layers.ssm import MeanFieldNeuron, mean_field
+
+    p = torch.tensor([[-0.5, 0.2], [0.7, 1.5], [0.4, 0.0]], requires_grad=True)
+    mask = torch.tensor([[True, True], [True, True], [False, False]])
+    out = mean_field(p[..., None], mask)[..., 0]
+    torch.testing.assert_close(out, torch.tensor([[0.0, 0.2], [0.7, 1.0], [0.0, 0.0]]))
+    out.sum().backward()
+    assert p.grad.tolist() == [[0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]
+    # the sampler's expectation: equal to 'expected' sampling at inference
+    q = torch.rand(5, 3, 4)
+    torch.testing.assert_close(MeanFieldNeuron().train()(q),
+                               SpikeSampler(sampling="expected").eval()(q))
 
 
 def test_sampler_clamps_probabilities_outside_0_1():

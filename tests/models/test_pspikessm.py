@@ -25,13 +25,57 @@ def test_output_is_one_readout_step_per_sequence(neuron, bidirectional):
     assert len(list(spiking_layers(model))) == 4  # two per block
 
 
+def test_the_non_spiking_twin_is_the_same_network_without_sampling():
+    spiking, twin = _model(), _model(neuron="none")
+    # same architecture and, from the same seed, the same weights
+    assert [n for n, _ in spiking.named_parameters()] == [n for n, _ in twin.named_parameters()]
+    for a, b in zip(spiking.parameters(), twin.parameters()):
+        assert torch.equal(a, b)
+    assert list(spiking_layers(twin)) == [] and twin.samplers() == []
+    x = torch.randn(4, 9, 2)
+    # the twin computes the spiking model's 'expected' inference (the samplers' mean-field
+    # value), and draws no random numbers in training either
+    spiking.eval().set_spiking_params(sampling="expected")
+    torch.testing.assert_close(twin.eval()(x), spiking(x))
+    twin.train()
+    state = torch.random.get_rng_state()
+    first = twin(x)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    torch.testing.assert_close(twin(x), first)
+
+
+def test_readout_statistics_are_refreshed_from_the_pooled_features():
+    model = _model()
+    x, lengths = torch.randn(6, 9, 2), torch.tensor([9, 3, 5, 9, 1, 7])
+    batches = [(x[:4], lengths[:4]), (x[4:], lengths[4:])]
+    torch.manual_seed(5)
+    model.train().refresh_readout_statistics(batches)
+    assert model.training and all(s.sampling == "threshold" for s in model.samplers())
+    # the same pass by hand: eval mode, Bernoulli spikes, the same random numbers
+    for s in model.samplers():
+        s.sampling = "bernoulli"
+    torch.manual_seed(5)
+    with torch.no_grad():
+        pooled = torch.cat([model.eval().pooled_features(*b) for b in batches]).double()
+    torch.testing.assert_close(model.readout_norm.running_mean, pooled.mean(0).float())
+    torch.testing.assert_close(model.readout_norm.running_var, pooled.var(0).float())
+    with pytest.raises(ValueError, match="at least one batch"):
+        model.refresh_readout_statistics([])
+
+
+def test_a_training_batch_of_one_uses_the_stored_readout_statistics():
+    model = _model().train()
+    out = model(torch.randn(1, 9, 2))  # batch statistics of one sample do not exist
+    assert out.shape == (1, 1, 3) and torch.isfinite(out).all()
+
+
 def test_token_input_is_embedded():
     model = _model(vocab_size=7)
     assert isinstance(model.encoder, torch.nn.Embedding)
     assert model(torch.randint(0, 7, (4, 9))).shape == (1, 4, 3)
 
 
-@pytest.mark.parametrize("neuron", ["sampler", "lif"])
+@pytest.mark.parametrize("neuron", ["sampler", "lif", "none"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_padding_never_changes_the_output(neuron, bidirectional):
     model = _model(neuron=neuron, bidirectional=bidirectional).double().eval()
@@ -55,8 +99,9 @@ def test_causal_model_features_never_read_the_future():
     torch.testing.assert_close(model(x, torch.tensor([8])), model(changed, torch.tensor([8])))
 
 
-def test_every_parameter_gets_a_gradient_through_the_samplers():
-    model = _model().train()
+@pytest.mark.parametrize("neuron", ["sampler", "none"])
+def test_every_parameter_gets_a_gradient_through_the_samplers(neuron):
+    model = _model(neuron=neuron).train()
     out = model(torch.randn(6, 9, 2))
     torch.nn.functional.cross_entropy(out[0], torch.tensor([0, 1, 2, 0, 1, 2])).backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.any()]
