@@ -42,7 +42,8 @@ class _Record:
 
     def __init__(self):
         self.outputs: dict[int, weakref.ref] = {}  # storage address -> the spiking layer's output
-        self.packed: dict[tuple, PackedSpikes] = {}  # one int8 copy per view, however often saved
+        # storage address -> {view: its int8 copy}: one copy per view, however often saved
+        self.packed: dict[int, dict[tuple, PackedSpikes]] = {}
 
 
 _RECORD: contextvars.ContextVar = contextvars.ContextVar("snnsk_spike_record", default=None)
@@ -67,7 +68,10 @@ def _record_spike_output(module, _inputs, output):
         return
     spikes = output[0] if isinstance(output, tuple) else output
     if torch.is_tensor(spikes) and spikes.is_floating_point():
-        record.outputs[spikes.untyped_storage().data_ptr()] = weakref.ref(spikes)
+        address = spikes.untyped_storage().data_ptr()
+        record.outputs[address] = weakref.ref(spikes)
+        # an earlier output at this address has been freed: its copies hold other values
+        record.packed.pop(address, None)
 
 
 def _pack(tensor: torch.Tensor):
@@ -79,10 +83,11 @@ def _pack(tensor: torch.Tensor):
     spikes = ref() if ref is not None else None
     if spikes is None or spikes.untyped_storage().data_ptr() != address:
         return tensor
-    view = (address, tensor.storage_offset(), tuple(tensor.shape), tensor.stride(), tensor.dtype)
-    packed = record.packed.get(view)
+    copies = record.packed.setdefault(address, {})
+    view = (tensor.storage_offset(), tuple(tensor.shape), tensor.stride(), tensor.dtype)
+    packed = copies.get(view)
     if packed is None:
-        packed = record.packed[view] = PackedSpikes(tensor)
+        packed = copies[view] = PackedSpikes(tensor)
     return packed
 
 

@@ -1,5 +1,6 @@
 """Spikes saved for backward as int8 (snnsk.memory)."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -7,7 +8,7 @@ from torch import nn
 from snnsk.losses import TETLoss
 from snnsk.memory import compact_saved_spikes, saved_activation_bytes
 from snnsk.models.spikformer import SpikingViT
-from snnsk.neurons import LIF, TernaryLIF
+from snnsk.neurons import LIF, SpikingLayer, TernaryLIF
 
 
 class SpikesIntoLinear(nn.Module):
@@ -82,3 +83,29 @@ def test_blocks_nest_and_outputs_of_other_modules_are_not_recorded():
         compact=True) == saved_activation_bytes(
         lambda: nn.functional.linear((linear(x) > 0).float(), linear.weight).sum(),
         compact=False)
+
+
+class SpikesFromOneBuffer(SpikingLayer):
+    """A spiking layer whose every output lies in the same memory, as when the
+    allocator hands a freed output's address to the next layer's output."""
+
+    def __init__(self):
+        super().__init__()
+        self.buffer = np.zeros(3, np.float32)
+
+    def forward(self, spikes):
+        self.buffer[:] = spikes
+        return torch.from_numpy(self.buffer)
+
+
+def test_a_new_output_at_a_freed_outputs_address_is_packed_anew():
+    layer, w = SpikesFromOneBuffer(), torch.ones(3, requires_grad=True)
+    with compact_saved_spikes():
+        first = layer(np.array([1, 0, 0], np.float32))
+        loss = (w * first).sum()  # saves the first spikes
+        del first
+        second = layer(np.array([0, 1, 1], np.float32))  # same storage, other values
+        loss = loss + (w * second).sum()
+    loss.backward()
+    # dL/dw = first + second, each as it was when saved
+    torch.testing.assert_close(w.grad, torch.ones(3))

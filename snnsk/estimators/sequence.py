@@ -8,7 +8,6 @@ import numpy as np
 import scipy.sparse
 import torch
 from skorch import NeuralNet
-from skorch.utils import to_device
 
 from ..layers.ssm import SpikeSampler
 from ..losses import MeanOverTimeLoss
@@ -303,23 +302,6 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
             self._check_spiking_params()
             self._initialize_optimizer()
         return self
-
-    def on_train_end(self, net, X=None, y=None, **kwargs):
-        """At the end of every fit: the readout's inference statistics from the trained weights.
-
-        Batch normalisation of the pooled features (see
-        :mod:`snnsk.models.pspikessm`) trains on batch statistics; one pass over
-        the training inputs then sets the statistics used at inference to those
-        of the final weights, so that a short fit predicts with statistics
-        that match it (running averages lag behind weights that still change).
-        """
-        super().on_train_end(net, X=X, y=y, **kwargs)
-        refresh = getattr(self.module_, "refresh_readout_statistics", None)
-        if X is None or refresh is None:
-            return
-        batches = ((to_device(xi["x"], self.device), to_device(xi["lengths"], self.device))
-                   for xi, _ in self.get_iterator(self.get_dataset(X), training=False))
-        refresh(batches)
 
     def initialize_optimizer(self, triggered_directly=None):
         """The optimizer, with the SSM dynamics in their own group (``ssm_lr``, no weight decay)."""

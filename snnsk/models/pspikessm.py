@@ -31,10 +31,11 @@ features have a mean of 0.8 in magnitude and vary by 0.026 from one sample to
 the next; a linear readout of such features is badly conditioned, and a 2-epoch
 fit stayed at chance (0.11) while the loss crept from 2.37 to 2.31. Centred and
 scaled across the batch, the same fit reaches 0.60 (0.94 for the non-spiking
-twin). Batch statistics are used in training; at inference the statistics are
-those that :meth:`PSpikeSSM.refresh_readout_statistics` last computed (the
-estimator calls it at the end of every fit, so they match the trained weights
-however short the fit), and running averages until then.
+twin). Batch statistics are used in training; at inference the statistics
+are those the estimator's batch-norm calibration recorded at the end of the
+fit (:mod:`snnsk.estimators.recalibration`: one pass of a training sample in
+inference mode, so they match the trained weights and the samplers' inference
+mode however short the fit), and running averages until then.
 """
 
 from __future__ import annotations
@@ -228,53 +229,10 @@ class PSpikeSSM(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         pooled = self.pooled_features(x, lengths)
         norm = self.readout_norm
-        # one sample has no batch statistics: it is standardised with the stored ones
-        batch_stats = self.training and pooled.shape[0] > 1
-        pooled = nn.functional.batch_norm(pooled, norm.running_mean, norm.running_var,
-                                          training=batch_stats, momentum=norm.momentum,
-                                          eps=norm.eps)
+        if self.training and pooled.shape[0] == 1:
+            # one sample has no batch statistics: it is standardised with the stored ones
+            pooled = nn.functional.batch_norm(pooled, norm.running_mean, norm.running_var,
+                                              training=False, eps=norm.eps)
+        else:
+            pooled = norm(pooled)
         return self.decoder(pooled).unsqueeze(0)
-
-    @torch.no_grad()
-    def refresh_readout_statistics(self, batches) -> None:
-        """Set the readout normalisation's statistics to those of the current weights.
-
-        Parameters
-        ----------
-        batches : iterable of ``x`` or ``(x, lengths)``
-            The training inputs (or any representative sample of them).
-
-        Notes
-        -----
-        The pooled features are computed as in training (samplers draw
-        Bernoulli spikes; dropout is off) and their mean and variance over all
-        the batches replace the running averages, which lag behind weights
-        that are still changing. Torch's global generator supplies the spikes'
-        random numbers: seed it for a reproducible result.
-        """
-        was_training = self.training
-        modes = [(sampler, sampler.sampling) for sampler in self.samplers()]
-        self.eval()
-        for sampler, _ in modes:
-            sampler.sampling = "bernoulli"
-        total = total_sq = None
-        count = 0
-        try:
-            for batch in batches:
-                x, lengths = batch if isinstance(batch, (tuple, list)) else (batch, None)
-                pooled = self.pooled_features(x, lengths).double()
-                total = pooled.sum(0) if total is None else total + pooled.sum(0)
-                squares = (pooled ** 2).sum(0)
-                total_sq = squares if total_sq is None else total_sq + squares
-                count += pooled.shape[0]
-        finally:
-            for sampler, mode in modes:
-                sampler.sampling = mode
-            self.train(was_training)
-        if count == 0:
-            raise ValueError("refresh_readout_statistics needs at least one batch of inputs")
-        mean = total / count
-        var = (total_sq / count - mean ** 2).clamp(min=0)
-        norm = self.readout_norm
-        norm.running_mean.copy_(mean)
-        norm.running_var.copy_(var * count / max(count - 1, 1))  # unbiased, as BatchNorm keeps it

@@ -44,25 +44,6 @@ def test_the_non_spiking_twin_is_the_same_network_without_sampling():
     torch.testing.assert_close(twin(x), first)
 
 
-def test_readout_statistics_are_refreshed_from_the_pooled_features():
-    model = _model()
-    x, lengths = torch.randn(6, 9, 2), torch.tensor([9, 3, 5, 9, 1, 7])
-    batches = [(x[:4], lengths[:4]), (x[4:], lengths[4:])]
-    torch.manual_seed(5)
-    model.train().refresh_readout_statistics(batches)
-    assert model.training and all(s.sampling == "threshold" for s in model.samplers())
-    # the same pass by hand: eval mode, Bernoulli spikes, the same random numbers
-    for s in model.samplers():
-        s.sampling = "bernoulli"
-    torch.manual_seed(5)
-    with torch.no_grad():
-        pooled = torch.cat([model.eval().pooled_features(*b) for b in batches]).double()
-    torch.testing.assert_close(model.readout_norm.running_mean, pooled.mean(0).float())
-    torch.testing.assert_close(model.readout_norm.running_var, pooled.var(0).float())
-    with pytest.raises(ValueError, match="at least one batch"):
-        model.refresh_readout_statistics([])
-
-
 def test_a_training_batch_of_one_uses_the_stored_readout_statistics():
     model = _model().train()
     out = model(torch.randn(1, 9, 2))  # batch statistics of one sample do not exist
