@@ -170,3 +170,42 @@ def data_file(data_dir, name: str) -> Path | None:
               "or --quick for synthetic data of the same shapes")
         return None
     return path
+
+
+# ------------------------------------------------------------- estimators
+def measure_estimators(rows: dict, X, y, X_infer, runs: int, warm_samples: int = 128) -> dict:
+    """Epoch and inference rates of each named estimator, interleaved over ``runs`` rounds.
+
+    Each estimator is first fitted for one epoch on ``warm_samples`` samples
+    (which compiles the numba kernels and warms the allocator); then every
+    round times, for every row, ``fit(X, y)`` (one epoch: ``max_epochs=1``)
+    and ``predict_proba(X_infer)``. Returns ``{name: {estimator, train/s,
+    infer/s, epoch s}}`` and ``"_load"``, the other processes' CPU share.
+    """
+    fitted = {name: est.set_params(max_epochs=1).fit(X[:warm_samples], y[:warm_samples])
+              for name, est in rows.items()}
+    cases = {}
+    for name, est in fitted.items():
+        cases[f"{name}/fit"] = lambda est=est: est.fit(X, y)
+        cases[f"{name}/predict"] = lambda est=est: est.predict_proba(X_infer)
+    start, wall = busy_seconds(), time.perf_counter()
+    seconds = interleaved_medians(cases, runs)
+    load = other_load(start, time.perf_counter() - wall)
+    out = {}
+    for name, est in fitted.items():
+        out[name] = {"estimator": est,
+                     "train/s": len(X) / seconds[f"{name}/fit"],
+                     "infer/s": len(X_infer) / seconds[f"{name}/predict"],
+                     "epoch s": seconds[f"{name}/fit"]}
+    out["_load"] = load
+    return out
+
+
+def print_header(script: str, argv=None):
+    """The date, machine and command lines every speed table starts with."""
+    import datetime
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    print(f"# {datetime.date.today()}: {describe_machine()}")
+    print(f"# command: python bench/{script} {' '.join(args)}")

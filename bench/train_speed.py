@@ -37,7 +37,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib.util
 import sys
 import time
@@ -121,11 +120,6 @@ def module_batch(estimator, X, n: int = 64) -> torch.Tensor:
     return x.reshape(len(x), *shape) if shape is not None else x
 
 
-def _warmed(estimator, X, y):
-    # a first small fit compiles the numba kernels and warms the allocator
-    return estimator.set_params(max_epochs=1).fit(X[:128], y[:128])
-
-
 def training_step_seconds(estimator, X, y, runs: int) -> float:
     """Median seconds of one training step (forward, TET loss, backward, AdamW) at batch 64."""
     step = _training_step(estimator, X, y)
@@ -170,26 +164,6 @@ def first_conv_calls(estimator, X) -> int:
     return len(calls)
 
 
-def measure(rows: dict, X, y, X_infer, runs: int) -> dict:
-    """Epoch and inference rates of each named estimator, interleaved over ``runs`` rounds."""
-    fitted = {name: _warmed(est, X, y) for name, est in rows.items()}
-    cases = {}
-    for name, est in fitted.items():
-        cases[f"{name}/fit"] = lambda est=est: est.fit(X, y)
-        cases[f"{name}/predict"] = lambda est=est: est.predict_proba(X_infer)
-    start, wall = sc.busy_seconds(), time.perf_counter()
-    seconds = sc.interleaved_medians(cases, runs)
-    load = sc.other_load(start, time.perf_counter() - wall)
-    out = {}
-    for name, est in fitted.items():
-        out[name] = {"estimator": est,
-                     "train/s": len(X) / seconds[f"{name}/fit"],
-                     "infer/s": len(X_infer) / seconds[f"{name}/predict"],
-                     "epoch s": seconds[f"{name}/fit"]}
-    out["_load"] = load
-    return out
-
-
 def profile_step(estimator, X, y, top: int = 25):
     """Print the top operators (self CPU time) of three training steps."""
     from torch.profiler import ProfilerActivity, profile
@@ -218,7 +192,7 @@ def vision_section(args, flops: float) -> list[dict]:
                 "twin": twin_of(SpikingViTClassifier(**base))}
         if args.quick:
             rows = {k: v.set_params(embed_dim=16, depth=1) for k, v in rows.items()}
-        result = measure(rows, X, y, X_infer, args.runs)
+        result = sc.measure_estimators(rows, X, y, X_infer, args.runs)
         cpu, twin = result["cpu"]["estimator"], result["twin"]["estimator"]
         timesteps = cpu.timesteps
         macs = sc.dense_macs_per_sample(cpu, X_infer[:64])
@@ -278,7 +252,7 @@ def mlp_section(args, flops: float) -> list[dict]:
     rows = {"cpu": SpikingMLPClassifier(backend="cpu", random_state=0),
             "torch": SpikingMLPClassifier(backend="torch", random_state=0),
             "twin": twin_of(SpikingMLPClassifier(random_state=0))}
-    result = measure(rows, X, y, X_infer, args.runs)
+    result = sc.measure_estimators(rows, X, y, X_infer, args.runs)
     cpu, twin = result["cpu"]["estimator"], result["twin"]["estimator"]
     macs = sc.dense_macs_per_sample(cpu, X_infer[:64])
     bound_train, bound_infer = sc.bound_rates(macs, flops)
@@ -369,8 +343,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     torch.manual_seed(0)
-    print(f"# {datetime.date.today()}: {sc.describe_machine()}")
-    print(f"# command: python bench/train_speed.py {' '.join(sys.argv[1:] if argv is None else argv)}")
+    sc.print_header("train_speed.py", argv)
     flops = sc.matmul_flops()
     print(f"# torch.mm float32 [8192, 256] x [256, 256]: {flops / 1e9:.1f} GFLOP/s "
           "(the rate behind the arithmetic bound)")

@@ -241,3 +241,19 @@ def test_gpu_check_script_runs_every_step_and_logs_it(tmp_path):
     assert "no CUDA device" in (tmp_path / "bench_lif.log").read_text()
     usage = subprocess.run(["bash", str(script)], capture_output=True, text=True)
     assert usage.returncode == 2 and "usage" in usage.stderr
+
+
+def test_train_speed_quick_run_prints_every_estimators_goals():
+    # synthetic data of the real shapes: no ../shared files needed
+    out = _run_bench("train_speed.py", "--quick", timeout=900)
+    goals = out[out.rindex("### Goals"):]
+    rows = [line for line in goals.splitlines()[4:] if line.startswith("|")]
+    names = [line.split("|")[1].strip() for line in rows]
+    for prefix in ("ViT ssa:", "ViT sdsa:", "ViT qk:", "MLP:", "SSM:"):
+        assert any(name.startswith(prefix) for name in names), goals
+    assert any("SpikeDecoderLM" in name or "twin's" in name for name in names), goals
+    for line in rows:
+        assert line.rstrip(" |").endswith(("met", "NOT MET")), line
+    for table in ("SpikingSSMClassifier (default) training and inference",
+                  "Length 1,024, one channel"):
+        assert table in out
