@@ -89,3 +89,30 @@ def test_pooled_buffers_start_on_a_page():
         for dtype in (np.float32, np.float64, np.uint8):
             t = pool.empty(shape, dtype)
             assert t.data_ptr() % 4096 == 0 and t.shape == shape and t.is_contiguous()
+
+
+def test_vectorised_float32_exp_is_within_two_ulp_over_its_range():
+    # the sigmoid surrogate's exp (cpu._exp32): against float64 exp, every float32
+    # exponent from the clamp at -87 to 88, and the clamp itself beyond
+    from numba import njit
+
+    @njit
+    def exp_all(z, out):
+        for i in range(z.size):
+            out[i] = cpu._exp(z[i])
+
+    z = np.concatenate([np.linspace(-87, 88, 200_001), [-1e-30, 0.0, 1e-30]]).astype(np.float32)
+    out = np.empty_like(z)
+    exp_all(z, out)
+    exact = np.exp(z.astype(np.float64))
+    assert np.max(np.abs(out - exact) / exact) < 2 * np.finfo(np.float32).eps
+    assert out[-2] == 1.0
+    beyond = np.array([-200.0, 200.0], np.float32)
+    out = np.empty_like(beyond)
+    exp_all(beyond, out)
+    np.testing.assert_allclose(out, np.exp(np.array([-87.0, 88.0])).astype(np.float32), rtol=1e-6)
+    # float64 keeps libm's exp (numba's libm, which can differ from numpy's by an ulp)
+    z64 = np.linspace(-700, 700, 1001)
+    out64 = np.empty_like(z64)
+    exp_all(z64, out64)
+    np.testing.assert_allclose(out64, np.exp(z64), rtol=4e-16, atol=0)
