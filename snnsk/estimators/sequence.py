@@ -98,7 +98,12 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
     channels)``, or a list of sequences of different lengths, which are
     zero-padded inside; padded steps are masked out of every convolution and
     of the pooling, so padding never changes a prediction. The sequence
-    length at prediction may differ from the one seen in fit.
+    length at prediction may differ from the one seen in fit. X may also be
+    a torch ``Dataset`` of ``(sequence, label)`` pairs or skorch's
+    ``SliceDataset`` (see :mod:`snnsk.estimators.streaming`): each sequence
+    is checked as it is loaded, as an array of one would be, and each batch
+    is padded to its longest sequence, so the model is the one the list of
+    sequences gives.
 
     Examples
     --------
