@@ -32,8 +32,8 @@ Real datasets
   idx-ubyte files.
 * :func:`fetch_nmnist`, :func:`fetch_dvs_gesture`, :func:`fetch_shd` --
   N-MNIST, DVS128 Gesture and the Spiking Heidelberg Digits through tonic
-  (``pip install 'snnsk[events]'``); :func:`write_nmnist` writes recordings
-  in N-MNIST's file format. Bin the events with
+  (``pip install 'snnsk[events]'``); :func:`write_nmnist` and :func:`write_shd`
+  write recordings in N-MNIST's and SHD's file formats. Bin the events with
   :class:`snnsk.preprocessing.EventFrames`.
 """
 
@@ -41,10 +41,10 @@ from ._home import get_data_home
 from .corpus import load_corpus, load_text
 from .events import load_event_digit_recordings, load_event_digits
 from .idx import fetch_mnist, load_idx
-from .neuromorphic import fetch_dvs_gesture, fetch_nmnist, fetch_shd, write_nmnist
+from .neuromorphic import fetch_dvs_gesture, fetch_nmnist, fetch_shd, write_nmnist, write_shd
 from .sequences import LISTOPS_TOKENS, listops_to_string, load_sequential_digits, make_listops
 
 __all__ = ["load_corpus", "load_text", "load_sequential_digits", "make_listops", "LISTOPS_TOKENS",
            "listops_to_string", "load_event_digits", "load_event_digit_recordings",
            "get_data_home", "load_idx", "fetch_mnist", "fetch_nmnist", "fetch_dvs_gesture",
-           "fetch_shd", "write_nmnist"]
+           "fetch_shd", "write_nmnist", "write_shd"]

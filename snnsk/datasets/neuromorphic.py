@@ -26,16 +26,23 @@ import os
 from pathlib import Path
 
 import numpy as np
+from torch.utils.data import Dataset
 
 from ._home import get_data_home, not_found
 
-__all__ = ["fetch_nmnist", "fetch_dvs_gesture", "fetch_shd", "write_nmnist"]
+__all__ = ["fetch_nmnist", "fetch_dvs_gesture", "fetch_shd", "write_nmnist", "write_shd"]
 
 #: bytes per N-MNIST event record: x, y, then polarity (bit 7) and a 23-bit timestamp
 _NMNIST_RECORD = 5
 #: y == 240 marks a timestamp-overflow record in N-MNIST files, not an event
 _NMNIST_OVERFLOW_Y = 240
 _NMNIST_FOLDERS = {"train": "Train", "test": "Test"}
+#: SHD's cochlear channels, and its classes (``extra/keys``): the digits in English, then German
+_SHD_CHANNELS = 700
+_SHD_KEYS = tuple(f"english-{w}" for w in ("zero", "one", "two", "three", "four", "five", "six",
+                                           "seven", "eight", "nine")) + tuple(
+    f"german-{w}" for w in ("null", "eins", "zwei", "drei", "vier", "fuenf", "sechs", "sieben",
+                            "acht", "neun"))
 
 
 def _tonic():
@@ -58,7 +65,9 @@ def _check_subset(subset):
 def _classes():
     """tonic's dataset classes with the checks above: made on first use, as tonic is optional.
 
-    Each keeps its tonic class name, because tonic stores a dataset in ``save_to/<class name>``.
+    Each keeps its tonic class name, because tonic stores a dataset in ``save_to/<class name>``,
+    and is a torch ``Dataset`` too (last in line, so tonic's methods come first), which the
+    estimators take as streamed input.
     """
     datasets = _tonic().datasets
 
@@ -87,7 +96,7 @@ def _classes():
                                 f"download {self.filename} from {self.url} with tonic")
             super().download()
 
-    class NMNIST(_LocalFirst, datasets.NMNIST):
+    class NMNIST(_LocalFirst, datasets.NMNIST, Dataset):
         _suffix = ".bin"
 
         @property
@@ -102,7 +111,7 @@ def _classes():
                                  f"{_NMNIST_RECORD}-byte N-MNIST event records")
             return super().__getitem__(index)
 
-    class DVSGesture(_LocalFirst, datasets.DVSGesture):
+    class DVSGesture(_LocalFirst, datasets.DVSGesture, Dataset):
         _suffix = ".npy"
 
         def __init__(self, save_to, **kwargs):
@@ -128,7 +137,7 @@ def _classes():
                                  f"files hold (n_events, 4) columns x, y, p, t (ms)")
             return super().__getitem__(index)
 
-    class SHD(_LocalFirst, datasets.SHD):
+    class SHD(_LocalFirst, datasets.SHD, Dataset):
         _keys = ("spikes/times", "spikes/units", "labels", "extra/keys", "extra/speaker")
 
         @property
@@ -148,6 +157,14 @@ def _classes():
 
         def _looked_for(self):
             return [self._expected()]
+
+        def __init__(self, save_to, **kwargs):
+            super().__init__(save_to, **kwargs)
+            # tonic leaves SHD's targets empty: with the labels here, an estimator learns the
+            # classes without reading (and binning) every recording
+            import h5py
+            with h5py.File(self._expected(), "r") as file:
+                self.targets = file["labels"][()].astype(np.int64)
 
         def __getitem__(self, index):
             import h5py
@@ -442,3 +459,78 @@ def _nmnist_records(events, index) -> bytes:
     out[:, 3] = (t >> 8) & 0xFF
     out[:, 4] = t & 0xFF
     return out.tobytes()
+
+
+def write_shd(times, units, labels, data_home, subset="train", speakers=None):
+    """Write spike trains as an SHD file, in the HDF5 layout tonic (and :func:`fetch_shd`) reads.
+
+    The file is ``data_home/SHD/shd_<subset>.h5`` with the published files'
+    datasets: ``spikes/times`` (per sample, seconds, float16 as in SHD),
+    ``spikes/units`` (per sample, uint16 channels), ``labels`` (uint16),
+    ``extra/speaker`` and ``extra/keys`` (the 20 class names).
+
+    Parameters
+    ----------
+    times : sequence of array-like
+        Each sample's spike times in seconds, ``>= 0``.
+    units : sequence of array-like
+        Each sample's spiking channels, integers 0-699, one per spike time.
+    labels : sequence of int
+        The class of each sample, 0-19 (SHD: digits 0-9 in English, then in
+        German).
+    data_home : str or path-like
+        The folder to write into (a ``data_home`` for :func:`fetch_shd`).
+    subset : {'train', 'test'}, default='train'
+    speakers : sequence of int or None, default=None
+        Each sample's speaker (``extra/speaker``); None writes 0 for all.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ValueError
+        The sequences differ in length; or a sample's times and units differ
+        in length, a time is negative or not finite, a unit is not an integer
+        in 0-699, or a label is not an integer in 0-19; the message names the
+        sample.
+    """
+    import h5py
+    _check_subset(subset)
+    times, units, labels = list(times), list(units), list(labels)
+    speakers = [0] * len(labels) if speakers is None else list(speakers)
+    if not len(times) == len(units) == len(labels) == len(speakers):
+        raise ValueError(f"{len(times)} samples of times, {len(units)} of units, "
+                         f"{len(labels)} labels and {len(speakers)} speakers")
+    for i, (t, u, label) in enumerate(zip(times, units, labels)):
+        _check_shd_sample(i, np.asarray(t), np.asarray(u), label)
+    path = Path(os.fspath(data_home)) / "SHD" / f"shd_{subset}.h5"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as file:
+        n = len(labels)
+        spike_times = file.create_dataset("spikes/times", (n,), dtype=h5py.vlen_dtype(np.float16))
+        spike_units = file.create_dataset("spikes/units", (n,), dtype=h5py.vlen_dtype(np.uint16))
+        for i, (t, u) in enumerate(zip(times, units)):
+            spike_times[i] = np.asarray(t, dtype=np.float16)
+            spike_units[i] = np.asarray(u, dtype=np.uint16)
+        file["labels"] = np.asarray(labels, dtype=np.uint16)
+        file["extra/speaker"] = np.asarray(speakers, dtype=np.uint16)
+        file["extra/keys"] = np.array([key.encode() for key in _SHD_KEYS])
+    return path
+
+
+def _check_shd_sample(index, times, units, label):
+    if times.ndim != 1 or times.shape != units.shape:
+        raise ValueError(f"sample {index} has {times.size} spike times but {units.size} units; "
+                         f"each needs one unit per time")
+    if times.size and (not np.issubdtype(times.dtype, np.number)
+                       or not np.all(np.isfinite(times)) or times.min() < 0):
+        raise ValueError(f"sample {index}: spike times must be finite seconds >= 0")
+    if units.size and (units.dtype.kind not in "iu" or units.min() < 0
+                       or units.max() >= _SHD_CHANNELS):
+        raise ValueError(f"sample {index}: units must be integer channels 0-{_SHD_CHANNELS - 1}")
+    if isinstance(label, bool) or not float(label).is_integer() or not 0 <= label < len(_SHD_KEYS):
+        raise ValueError(f"label of sample {index} must be an integer 0-{len(_SHD_KEYS) - 1}, "
+                         f"got {label!r}")

@@ -36,7 +36,7 @@ from skorch.utils import to_numpy
 from ..losses import LOSSES, MeanOverTimeLoss, TETLoss
 from ..neurons import LIF, NEURON_PARAMS, set_neuron_params, spiking_layers
 from .recalibration import recalibrate_batch_norm
-from .streaming import StreamedSamples, first_sample, is_stream, stream_labels
+from .streaming import StreamedSamples, first_sample, is_stream, loader_params, stream_labels
 
 __all__ = ["SpikingMixin", "SpikingClassifierMixin", "SPIKING_PARAMS"]
 
@@ -150,6 +150,18 @@ class SpikingMixin:
             # an int seed picks the subset; a RandomState is not consumed for it
             seed = int(self.random_state) if isinstance(self.random_state, numbers.Integral) else 0
             recalibrate_batch_norm(self, X, y, max_samples=self._recalibration_samples, seed=seed)
+
+    def get_iterator(self, dataset, training=False):
+        """skorch's loader over ``dataset``, with the collate function streamed sequences need.
+
+        See :func:`~snnsk.estimators.streaming.loader_params`; for every other
+        dataset the loader is skorch's.
+        """
+        prefix = "iterator_train" if training else "iterator_valid"
+        params = loader_params(self, dataset, prefix)
+        if params["batch_size"] == -1:
+            params["batch_size"] = len(dataset)
+        return getattr(self, prefix)(dataset, **params)
 
     # --------------------------------------------------------- module wiring
     def _module_params(self) -> dict:
@@ -314,14 +326,22 @@ class SpikingClassifierMixin(ClassifierMixin):
         The first sample goes through the estimator's own array validation,
         which checks it against the fitted input (or, with ``reset``, learns
         ``n_features_in_`` and the input shape from it) and decides the shape
-        the module takes; every other sample is checked against it as it is
-        loaded.
+        the module takes; every other sample is checked as it is loaded.
         """
         first = first_sample(X)
-        validated = self._validate_X(first[None], reset=reset)
-        if isinstance(validated, dict):
-            raise TypeError(f"{type(self).__name__} does not take a Dataset as X; pass arrays "
-                            "or a list of sequences")
+        try:
+            validated = self._validate_X(first[None], reset=reset)
+        except ValueError as exc:
+            # the samples after it name themselves as they are loaded: so does the first
+            raise ValueError(f"sample 0 of X: {exc}") from None
+        return self._streamed_samples(X, first, validated, labels)
+
+    def _streamed_samples(self, X, first, validated, labels) -> StreamedSamples:
+        """Hook: the dataset skorch reads, given the first sample, raw and validated as a batch of one.
+
+        Here every sample must have the first one's shape; an estimator whose
+        samples differ in size (the SSM's sequences) returns its own kind.
+        """
         return StreamedSamples(X, first.shape, validated.shape[1:], labels)
 
     def _encoded_labels(self, y) -> np.ndarray:

@@ -35,6 +35,8 @@ from skorch.dataset import unpack_data
 from torch import nn
 from torch.utils.data import Subset
 
+from .streaming import loader_params
+
 __all__ = ["batch_norm_layers", "recalibrate_batch_norm"]
 
 
@@ -50,8 +52,10 @@ def recalibrate_batch_norm(net, X, y=None, max_samples: int = 256, seed: int = 0
     Parameters
     ----------
     net : skorch.NeuralNet
-        An initialised net; its ``get_dataset``, ``iterator_valid`` and
-        ``infer`` feed the data, as in prediction.
+        An initialised net; its ``get_dataset``, ``iterator_valid`` (with
+        the loader parameters of prediction, see
+        :func:`~snnsk.estimators.streaming.loader_params`) and ``infer`` feed
+        the data, as in prediction.
     X, y
         The training data, in any form the net takes (``y`` is not used but
         may be needed to build the dataset).
@@ -87,8 +91,8 @@ def recalibrate_batch_norm(net, X, y=None, max_samples: int = 256, seed: int = 0
         m.train()
     try:
         with torch.no_grad():
-            loader = {**net.get_params_for("iterator_valid"), "batch_size": len(dataset),
-                      "shuffle": False}
+            loader = {**loader_params(net, dataset, "iterator_valid"),
+                      "batch_size": len(dataset), "shuffle": False}
             for batch in net.iterator_valid(dataset, **loader):
                 net.infer(unpack_data(batch)[0])
     finally:

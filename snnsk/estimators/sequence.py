@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 
-import numpy as np
-import scipy.sparse
 import torch
 from skorch import NeuralNet
 
@@ -13,97 +12,10 @@ from ..layers.ssm import SpikeSampler
 from ..losses import MeanOverTimeLoss
 from ..models.pspikessm import PSpikeSSM
 from .base import SpikingClassifierMixin, SpikingMixin
+from .sequence_input import check_sequences, pad_sequences
+from .streaming import StreamedSequences
 
 __all__ = ["SpikingSSMClassifier", "pad_sequences"]
-
-_SEQUENCE_FORMS = ("an array (n_samples, length) or (n_samples, length, channels), "
-                   "or a list of sequences of shape (length,) or (length, channels)")
-
-
-def _as_sequences(X) -> list[np.ndarray] | np.ndarray:
-    """X as one regular numeric array, or as a list of per-sample arrays (ragged)."""
-    if scipy.sparse.issparse(X):
-        raise TypeError("sparse input is not supported; X must be " + _SEQUENCE_FORMS)
-    if isinstance(X, (str, bytes)):
-        raise TypeError(f"X must be {_SEQUENCE_FORMS}, got a string")
-    if hasattr(X, "to_numpy"):  # pandas
-        X = X.to_numpy()
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        return X
-    if isinstance(X, torch.Tensor):
-        return X.detach().cpu().numpy()
-    try:
-        seqs = [np.asarray(seq) for seq in X]
-    except TypeError:
-        raise TypeError(f"X must be {_SEQUENCE_FORMS}, got {type(X).__name__}") from None
-    for i, seq in enumerate(seqs):
-        if seq.dtype == object or not (np.issubdtype(seq.dtype, np.number)
-                                       or seq.dtype == np.bool_):
-            raise ValueError(f"sequence {i} of X is not numeric (dtype {seq.dtype}); X must be "
-                             + _SEQUENCE_FORMS)
-    return seqs
-
-
-def pad_sequences(X, tokens: bool = False):
-    """Validate sequence input and right-pad it with zeros.
-
-    Parameters
-    ----------
-    X : array-like or list of array-like
-        ``(n, L)`` or ``(n, L, C)``, or a list of ``(L_i,)`` / ``(L_i, C)``
-        sequences of different lengths.
-    tokens : bool, default=False
-        The values are token ids (integers, one channel) rather than real
-        features.
-
-    Returns
-    -------
-    padded : ndarray
-        ``(n, L_max, C)`` float32, or ``(n, L_max)`` int64 for tokens.
-    lengths : ndarray of shape (n,), int64
-        Each sequence's real length.
-    """
-    seqs = _as_sequences(X)
-    if isinstance(seqs, np.ndarray):
-        if seqs.ndim not in (2, 3) or (tokens and seqs.ndim != 2):
-            expected = "(n_samples, length) token ids" if tokens else _SEQUENCE_FORMS
-            raise ValueError(f"X must be {expected}; got an array of shape {seqs.shape}"
-                             + (" (for one sequence, pass [sequence])" if seqs.ndim == 1 else ""))
-        if seqs.shape[0] == 0 or seqs.shape[1] == 0:
-            raise ValueError(f"X is empty (shape {seqs.shape}); need at least one sample of "
-                             "at least one step")
-        lengths = np.full(seqs.shape[0], seqs.shape[1], dtype=np.int64)
-        padded = seqs
-    else:
-        if not seqs:
-            raise ValueError("X is empty: need at least one sequence")
-        ndims = {seq.ndim for seq in seqs}
-        if not ndims <= {1, 2} or len(ndims) > 1 or (tokens and ndims != {1}):
-            shapes = sorted({seq.shape for seq in seqs}, key=len)[:3]
-            expected = "1-D token-id sequences" if tokens else "all (length,) or all (length, channels)"
-            raise ValueError(f"the sequences in X must be {expected}; got shapes such as {shapes}")
-        channels = {seq.shape[1] for seq in seqs if seq.ndim == 2}
-        if len(channels) > 1:
-            raise ValueError(f"the sequences in X have different numbers of channels: {sorted(channels)}")
-        lengths = np.asarray([seq.shape[0] for seq in seqs], dtype=np.int64)
-        if lengths.min() == 0:
-            raise ValueError(f"sequence {int(np.argmin(lengths))} of X is empty")
-        padded = np.zeros((len(seqs), int(lengths.max())) + seqs[0].shape[1:],
-                          dtype=np.result_type(*[seq.dtype for seq in seqs]))
-        for i, seq in enumerate(seqs):
-            padded[i, :len(seq)] = seq
-    if not (np.issubdtype(padded.dtype, np.number) or padded.dtype == np.bool_):
-        raise ValueError(f"X must be numeric, got dtype {padded.dtype}")
-    if tokens:
-        if not np.all(np.isfinite(padded)) or not np.all(np.mod(padded, 1) == 0):
-            raise ValueError("X must hold integer token ids when vocab_size is set")
-        return padded.astype(np.int64), lengths
-    if not np.all(np.isfinite(padded)):
-        raise ValueError("X contains NaN or infinity")
-    if padded.ndim == 2:
-        padded = padded[..., None]
-    return padded.astype(np.float32), lengths
-
 
 class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
     """Probabilistic spiking state-space model (P-SpikeSSM) sequence classifier.
@@ -186,7 +98,12 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
     channels)``, or a list of sequences of different lengths, which are
     zero-padded inside; padded steps are masked out of every convolution and
     of the pooling, so padding never changes a prediction. The sequence
-    length at prediction may differ from the one seen in fit.
+    length at prediction may differ from the one seen in fit. X may also be
+    a torch ``Dataset`` of ``(sequence, label)`` pairs or skorch's
+    ``SliceDataset`` (see :mod:`snnsk.estimators.streaming`): each sequence
+    is checked as it is loaded, as an array of one would be, and each batch
+    is padded to its longest sequence, so the model is the one the list of
+    sequences gives.
 
     Examples
     --------
@@ -267,20 +184,21 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
             raise ValueError(f"ssm_lr must be a positive number, got {lr!r}")
 
     def _validate_X(self, X, reset: bool):
-        tokens = self.vocab_size is not None
-        padded, lengths = pad_sequences(X, tokens=tokens)
-        channels = 1 if tokens else padded.shape[-1]
-        if tokens:
-            low, high = int(padded.min()), int(padded.max())
-            if low < 0 or high >= self.vocab_size:
-                raise ValueError(f"token ids must be in [0, vocab_size={self.vocab_size}), "
-                                 f"got values from {low} to {high}")
+        padded, lengths = check_sequences(X, **self._sequence_checks(reset))
         if reset:
-            self.n_features_in_ = channels
-        elif channels != self.n_features_in_:
-            raise ValueError(f"X has {channels} channels per step, but {type(self).__name__} "
-                             f"was fitted with {self.n_features_in_}")
+            self.n_features_in_ = 1 if self.vocab_size is not None else padded.shape[-1]
         return {"x": padded, "lengths": lengths}
+
+    def _sequence_checks(self, reset: bool) -> dict:
+        """The arguments of :func:`check_sequences` for this estimator (in fit: no channel count yet)."""
+        return {"vocab_size": self.vocab_size, "estimator": type(self).__name__,
+                "n_features": None if reset else self.n_features_in_}
+
+    def _streamed_samples(self, X, first, validated, labels):
+        # each sample keeps its own length: checked alone as arrays are, padded per batch
+        return StreamedSequences(X, functools.partial(check_sequences,
+                                                      **self._sequence_checks(reset=False)),
+                                 labels)
 
     # --------------------------------------------------------- module wiring
     def _data_module_kwargs(self):

@@ -12,7 +12,10 @@ each item is loaded only when a batch needs it, checked — same shape as the
 first sample, finite — and brought into the form the module takes (the
 estimator's own array validation decides that form once, on the first
 sample), with its label encoded. The errors are those of arrays, naming the
-sample.
+sample. :class:`StreamedSequences` does the same for samples of their own
+lengths (the SSM's sequences): each is checked by the estimator's array
+validation as a batch of one, and a batch is padded by the dataset's
+``collate_fn``, which :func:`loader_params` hands to the loaders.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 from skorch.helper import SliceDataset
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
-__all__ = ["is_stream", "StreamedSamples", "stream_labels", "first_sample"]
+from .sequence_input import pad_right
+
+__all__ = ["is_stream", "StreamedSamples", "StreamedSequences", "stream_labels",
+           "first_sample", "loader_params"]
 
 
 def is_stream(X) -> bool:
@@ -108,6 +114,9 @@ class StreamedSamples(Dataset):
         source holds no labels (then every item's target is 0).
     """
 
+    #: How a loader stacks the items into a batch: None for torch's default (one shape).
+    collate_fn = None
+
     def __init__(self, source, sample_shape, module_shape, labels=None):
         self.source = source
         self.sample_shape = tuple(sample_shape)
@@ -118,12 +127,70 @@ class StreamedSamples(Dataset):
         return len(self.source)
 
     def __getitem__(self, i):
-        x = _as_array(_item(self.source, i)[0], i)
+        x = self._checked(_as_array(_item(self.source, i)[0], i), i)
+        target = self.labels[i] if self.labels is not None else 0
+        return x, int(target)
+
+    def _checked(self, x: np.ndarray, i: int):
+        """Sample ``i`` checked and in the module's form (the hook of :class:`StreamedSequences`)."""
         if x.shape != self.sample_shape:
             raise ValueError(f"sample {i} of X has shape {x.shape}, but the first sample has "
                              f"{self.sample_shape}: every sample must have the same shape")
         x = x.astype(np.float32, copy=False)
         if not np.isfinite(x).all():
             raise ValueError(f"sample {i} of X contains NaN or infinity")
-        target = self.labels[i] if self.labels is not None else 0
-        return torch.from_numpy(x.reshape(self.module_shape)), int(target)
+        return torch.from_numpy(x.reshape(self.module_shape))
+
+
+class StreamedSequences(StreamedSamples):
+    """Streamed sequences ``(L_i,)`` or ``(L_i, C)`` of their own lengths, padded per batch.
+
+    Parameters
+    ----------
+    source : torch Dataset or SliceDataset
+        The user's data.
+    check : callable
+        The estimator's array validation, ``check(X) -> (padded, lengths)``
+        (picklable, for a loader's worker processes); each sample goes
+        through it as a batch of one, so it gets the checks arrays get, and
+        its error is raised naming the sample.
+    labels : ndarray or None
+        As in :class:`StreamedSamples`.
+    """
+
+    def __init__(self, source, check, labels=None):
+        self.source = source
+        self.check = check
+        self.labels = labels
+
+    def _checked(self, x: np.ndarray, i: int) -> np.ndarray:
+        try:
+            padded, _ = self.check(x[None])
+        except ValueError as exc:
+            raise ValueError(f"sample {i} of X: {exc}") from None
+        return padded[0]
+
+    def collate_fn(self, batch):
+        """The module's input for a batch of items: ``{"x", "lengths"}`` as arrays get, and the targets."""
+        samples, targets = zip(*batch)
+        padded, lengths = pad_right(samples)
+        return ({"x": torch.from_numpy(padded), "lengths": torch.from_numpy(lengths)},
+                torch.as_tensor(targets, dtype=torch.int64))
+
+
+def loader_params(net, dataset, prefix: str) -> dict:
+    """The keyword arguments of ``net``'s loader ``prefix`` (``'iterator_train'`` or ``'iterator_valid'``).
+
+    skorch's: the net's ``batch_size`` unless ``prefix__batch_size`` is set;
+    and, for streamed samples that torch cannot stack as they are (also
+    inside the ``Subset`` of a validation split or a calibration sample),
+    their dataset's ``collate_fn`` unless ``prefix__collate_fn`` is set.
+    """
+    base = dataset
+    while isinstance(base, Subset):
+        base = base.dataset
+    collate = base.collate_fn if isinstance(base, StreamedSamples) else None
+    params = {"batch_size": net.batch_size}
+    if collate is not None:
+        params["collate_fn"] = collate
+    return {**params, **net.get_params_for(prefix)}

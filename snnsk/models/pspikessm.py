@@ -211,9 +211,12 @@ class PSpikeSSM(nn.Module):
         if lengths is None:
             lengths = torch.full((batch,), steps, dtype=torch.long, device=x.device)
         lengths = lengths.to(x.device)
-        # A batch is only as long as its longest sequence: drop the shared padding.
+        # A batch is only as long as its longest sequence: drop the shared padding. The copy
+        # makes the input of a batch cut from longer padding the input of one padded to its own
+        # length (a streamed batch): a strided view's gradients round differently, and an
+        # array fit and a Dataset fit would drift apart.
         steps = int(lengths.max())
-        x = x[:, :steps]
+        x = x[:, :steps].contiguous()
         # without padding there is nothing to mask: skip the multiplications altogether
         mask = (None if int(lengths.min()) == steps
                 else torch.arange(steps, device=x.device)[:, None] < lengths[None, :])  # [L, B]

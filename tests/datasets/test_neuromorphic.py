@@ -12,9 +12,11 @@ import urllib.request
 
 import numpy as np
 import pytest
+import torch
 
+from snnsk import SpikingMLPClassifier, SpikingSSMClassifier
 from snnsk.datasets import (fetch_dvs_gesture, fetch_nmnist, fetch_shd,
-                            load_event_digit_recordings, write_nmnist)
+                            load_event_digit_recordings, write_nmnist, write_shd)
 from snnsk.preprocessing import EventFrames
 
 tonic = pytest.importorskip("tonic")
@@ -233,7 +235,7 @@ SPIKES = [  # (times in s, units), label, speaker
 ]
 
 
-def write_shd(path, spikes=SPIKES, drop=(), units_of=None):
+def write_shd_by_hand(path, spikes=SPIKES, drop=(), units_of=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w") as file:
         n = len(spikes)
@@ -250,7 +252,7 @@ def write_shd(path, spikes=SPIKES, drop=(), units_of=None):
 
 
 def test_shd_reads_the_hdf5_layout(tmp_path):
-    write_shd(tmp_path / "SHD" / "shd_train.h5")
+    write_shd_by_hand(tmp_path / "SHD" / "shd_train.h5")
     dataset = fetch_shd(data_home=tmp_path)
     assert len(dataset) == 3 and dataset.sensor_size == (700, 1, 1)
     assert list(dataset.speaker) == [1, 7, 1] and dataset.classes[19] == b"digit-19"
@@ -281,20 +283,87 @@ def test_shd_bad_files_are_named(tmp_path):
     path.write_bytes(b"not hdf5")
     with pytest.raises(ValueError, match=r"shd_test\.h5 is not a readable HDF5 file"):
         fetch_shd("test", data_home=tmp_path)
-    write_shd(path, drop=("spikes/units",))
+    write_shd_by_hand(path, drop=("spikes/units",))
     with pytest.raises(ValueError, match=r"shd_test\.h5 has no spikes/units"):
         fetch_shd("test", data_home=tmp_path)
-    write_shd(path, spikes=SPIKES)
+    write_shd_by_hand(path, spikes=SPIKES)
     with h5py.File(path, "a") as file:
         del file["labels"]
         file["labels"] = np.zeros(2, dtype=np.uint16)
     with pytest.raises(ValueError, match="do not line up: spikes/times has 3, .* labels has 2"):
         fetch_shd("test", data_home=tmp_path)
-    write_shd(path, units_of=lambda i, u: u[:-1] if i == 2 else u)
+    write_shd_by_hand(path, units_of=lambda i, u: u[:-1] if i == 2 else u)
     dataset = fetch_shd("test", data_home=tmp_path)
     dataset[0]
     with pytest.raises(ValueError, match="sample 2 has 3 spike times but 2 units"):
         dataset[2]
+
+
+def spoken(n=12, seed=0):
+    """SHD-like spike trains: each of 3 classes sweeps its own band of channels, 60-300 ms long."""
+    rng = np.random.default_rng(seed)
+    times, units, labels = [], [], np.arange(n) % 3
+    for label in labels:
+        t = np.sort(rng.uniform(0, rng.uniform(0.06, 0.3), size=80))
+        times.append(t)
+        units.append((200 * label + 300 * t + rng.integers(0, 40, size=80)).astype(np.int64))
+    return times, units, labels
+
+
+def test_write_shd_round_trip_through_tonic(tmp_path):
+    times, units, labels = spoken(3)
+    path = write_shd(times, units, labels, tmp_path, subset="test", speakers=[4, 5, 6])
+    assert path == tmp_path / "SHD" / "shd_test.h5"
+    dataset = fetch_shd("test", data_home=tmp_path)
+    assert list(dataset.speaker) == [4, 5, 6] and dataset.classes[10] == b"german-null"
+    assert isinstance(dataset, torch.utils.data.Dataset)   # what the estimators stream
+    np.testing.assert_array_equal(dataset.targets, labels)
+    for i in range(3):
+        events, target = dataset[i]
+        assert target == labels[i]
+        np.testing.assert_array_equal(events["x"], units[i])
+        # the file holds float16 seconds, as SHD's; tonic gives whole microseconds
+        np.testing.assert_allclose(events["t"], times[i].astype(np.float16).astype(float) * 1e6,
+                                   atol=1)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda t, u, y: (t, [u[0][:-1]] + u[1:], y), "sample 0 has 80 spike times but 79 units"),
+    (lambda t, u, y: (t, [u[0] + 700] + u[1:], y), "sample 0: units must be integer channels"),
+    (lambda t, u, y: ([-t[0]] + t[1:], u, y), "sample 0: spike times must be finite"),
+    (lambda t, u, y: (t, u, [20] + list(y[1:])), "label of sample 0 must be an integer 0-19"),
+    (lambda t, u, y: (t[:1], u, y), "1 samples of times, 2 of units"),
+])
+def test_write_shd_names_bad_samples(tmp_path, change, match):
+    with pytest.raises(ValueError, match=match):
+        write_shd(*change(*spoken(2)), tmp_path)
+
+
+def test_shd_spike_counts_feed_the_sequence_classifiers(tmp_path):
+    times, units, labels = spoken()
+    write_shd(times, units, labels, tmp_path)
+    frames = EventFrames(sensor_size=(700, 1, 1), time_window=20_000)   # 20 ms bins
+
+    def counts(events):   # (F, 1, 1, 700) frames of a recording of its own length -> (F, 700)
+        return frames(events).reshape(-1, 700)
+
+    # ragged (F_i, 700) spike counts, read when a batch needs them, into the SSM
+    ragged = fetch_shd(data_home=tmp_path, transform=counts)
+    assert len({ragged[i][0].shape[0] for i in range(len(ragged))}) > 1
+    ssm = SpikingSSMClassifier(d_model=16, n_layers=1, d_state=8, max_epochs=1,
+                               random_state=0).fit(ragged, None)
+    assert ssm.n_features_in_ == 700 and ssm.predict(ragged).shape == (12,)
+    # (n, 8, 700) dense counts: both classifiers, as arrays and as a Dataset alike
+    fixed = EventFrames(sensor_size=(700, 1, 1), time_window=20_000, n_frames=8)
+    X, y = fetch_shd(data_home=tmp_path, transform=fixed, return_X_y=True)
+    X = X.reshape(len(X), 8, 700)
+    mlp = dict(hidden_layer_sizes=(16,), threshold=0.5, max_epochs=1, random_state=0)
+    from_arrays = SpikingMLPClassifier(**mlp).fit(X, y)
+    dataset = fetch_shd(data_home=tmp_path, transform=lambda events: fixed(events).reshape(8, 700))
+    from_dataset = SpikingMLPClassifier(**mlp).fit(dataset, None)
+    np.testing.assert_array_equal(from_dataset.predict_proba(dataset), from_arrays.predict_proba(X))
+    assert SpikingSSMClassifier(d_model=16, n_layers=1, d_state=8, max_epochs=1,
+                                random_state=0).fit(X, y).predict(X).shape == (12,)
 
 
 def test_bad_subset():

@@ -1,4 +1,4 @@
-"""Classifiers fitted on a torch Dataset or skorch's SliceDataset, never loaded whole."""
+"""Classifiers fitted on a torch Dataset or skorch's SliceDataset, never loaded whole (the SSM: ragged sequences)."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import GridSearchCV, HalvingGridSearchCV, cross_validate
 from torch.utils.data import Dataset, TensorDataset
 
-from snnsk import SpikingMLPClassifier, SpikingViTClassifier
+from snnsk import SpikingMLPClassifier, SpikingSSMClassifier, SpikingViTClassifier
 
 MLP = dict(hidden_layer_sizes=(16,), threshold=0.5, max_epochs=2, batch_size=32, random_state=0)
 VIT = dict(embed_dim=16, depth=1, heads=2, max_epochs=1, batch_size=32, random_state=0)
@@ -150,3 +150,73 @@ def test_predict_checks_the_fitted_input(arrays):
         mlp.predict(TensorDataset(torch.rand(4, 10), torch.zeros(4)))
     with pytest.raises(ValueError, match="not seen in fit"):
         mlp.partial_fit(TensorDataset(torch.as_tensor(X[:8]), torch.full((8,), 42)), None)
+
+
+# --------------------------------------------------------------------- the SSM's sequences
+SSM = dict(d_model=16, n_layers=1, d_state=8, max_epochs=2, batch_size=8, random_state=0)
+
+
+def _ragged(n=24, channels=2, seed=0):
+    """Sequences of 3 to 19 steps, (L_i, channels), and three classes."""
+    rng = np.random.RandomState(seed)
+    X = [rng.rand(L, channels).astype(np.float32) for L in rng.randint(3, 20, size=n)]
+    return X, np.arange(n) % 3
+
+
+class Pairs(Dataset):
+    """(x, y) items from a list, as a dataset of recordings of their own lengths would give them."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i], self.y[i]
+
+
+def test_ssm_fits_a_dataset_of_ragged_sequences_as_the_lists():
+    X, y = _ragged()
+    dataset = Pairs(X, y)
+    from_lists = SpikingSSMClassifier(**SSM).fit(X, y)
+    from_dataset = SpikingSSMClassifier(**SSM).fit(dataset, None)
+    assert from_dataset.n_features_in_ == 2
+    # batches padded to their own length train the same weights as slices of the padded arrays
+    np.testing.assert_array_equal(from_dataset.predict_proba(dataset), from_lists.predict_proba(X))
+    np.testing.assert_array_equal(from_dataset.predict(X), from_lists.predict(X))
+    assert from_dataset.score(dataset) == from_lists.score(X, y)
+    assert from_dataset.spike_stats(dataset).equals(from_lists.spike_stats(X))
+    from_dataset.partial_fit(dataset, None)
+    assert len(from_dataset.history) == 2 * SSM["max_epochs"]
+
+
+def test_ssm_grid_search_over_a_slice_dataset_equals_the_lists():
+    X, y = _ragged()
+    dataset = Pairs(X, y)
+    grid = {"threshold": [0.3, 0.5]}
+    on_lists = GridSearchCV(SpikingSSMClassifier(**SSM), grid, cv=2, refit=False).fit(X, y)
+    on_slices = GridSearchCV(SpikingSSMClassifier(**SSM), grid, cv=2, refit=False).fit(
+        SliceDataset(dataset, idx=0), SliceDataset(dataset, idx=1))
+    np.testing.assert_array_equal(on_slices.cv_results_["mean_test_score"],
+                                  on_lists.cv_results_["mean_test_score"])
+
+
+def test_ssm_bad_streamed_samples_are_named():
+    X, y = _ragged(n=8)
+    nan = [x.copy() for x in X]
+    nan[5][2, 1] = np.nan
+    with pytest.raises(ValueError, match="sample 5 of X: X contains NaN or infinity"):
+        SpikingSSMClassifier(**SSM).fit(Pairs(nan, y), None)
+    clf = SpikingSSMClassifier(**{**SSM, "max_epochs": 1}).fit(Pairs(X, y), None)
+    three = [x if i != 3 else np.zeros((4, 3)) for i, x in enumerate(X)]
+    with pytest.raises(ValueError, match="sample 3 of X: X has 3 channels per step, but "
+                                         "SpikingSSMClassifier was fitted with 2"):
+        clf.predict(Pairs(three, y))
+    with pytest.raises(ValueError, match="sample 0 of X: X has 1 channels per step"):
+        clf.predict(SliceDataset(Pairs([x[:, 0] for x in X], y)))
+    with pytest.raises(ValueError, match="item 0 of the dataset must be an \\(x, y\\) pair"):
+        clf.predict(TensorDataset(torch.zeros(4, 5, 2)))
+    tokens = [np.arange(4), np.arange(3), np.array([1, 9])]
+    with pytest.raises(ValueError, match=r"sample 2 of X: token ids must be in \[0, vocab_size=5\)"):
+        SpikingSSMClassifier(**SSM, vocab_size=5).fit(Pairs(tokens, [0, 1, 0]), None)
