@@ -12,7 +12,7 @@ import numbers
 import os
 import re
 
-from ..text import TYPOGRAPHIC_TO_ASCII
+from ..text import TYPOGRAPHIC_TO_ASCII, read_documents
 
 __all__ = ["load_corpus", "load_text"]
 
@@ -171,7 +171,6 @@ def load_corpus(min_chars: int = 200) -> list[str]:
 # ---------------------------------------------------------------------------
 
 _SPLITS = ("paragraph", "line", "none")
-_BLANK_LINES = re.compile(r"\n[^\S\n]*\n")
 
 
 def load_text(path, *, split: str = "paragraph", min_chars: int = 1, encoding: str = "utf-8") -> list[str]:
@@ -228,24 +227,9 @@ def load_text(path, *, split: str = "paragraph", min_chars: int = 1, encoding: s
     if os.path.isdir(path_str):
         raise ValueError(f"path {path_str!r} is a directory, expected a text file")
     try:
-        with open(path_str, encoding=encoding) as f:
-            text = f.read()
+        docs = list(read_documents(path_str, "file" if split == "none" else split, encoding, min_chars))
     except LookupError as err:
         raise ValueError(f"encoding {encoding!r} is not a known text encoding") from err
-    except UnicodeDecodeError as err:
-        raise ValueError(
-            f"Cannot decode {path_str!r} with encoding {encoding!r}: {err.reason} at byte {err.start}; "
-            f"pass the file's encoding"
-        ) from err
-
-    if split == "paragraph":
-        pieces = _BLANK_LINES.split(text)
-    elif split == "line":
-        pieces = text.split("\n")
-    else:
-        pieces = [text]
-    docs = [p.strip() for p in pieces]
-    docs = [d for d in docs if d and len(d) >= min_chars]
     if not docs:
         raise ValueError(
             f"No document in {path_str!r}: nothing of at least {min_chars} characters "
