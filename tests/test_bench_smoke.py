@@ -241,3 +241,11 @@ def test_gpu_check_script_runs_every_step_and_logs_it(tmp_path):
     assert "no CUDA device" in (tmp_path / "bench_lif.log").read_text()
     usage = subprocess.run(["bash", str(script)], capture_output=True, text=True)
     assert usage.returncode == 2 and "usage" in usage.stderr
+
+
+def test_lm_stream_memory_benchmark_quick_run_prints_the_three_peaks():
+    out = _run_bench("lm_stream_memory.py", "--quick", "--steps", "2", timeout=300)
+    rows = {cells[0]: cells for cells in _tables(out)[0][1]}
+    assert list(rows) == ["baseline", "stream", "list"], out
+    assert all(float(cells[1]) > 0 for cells in rows.values())
+    assert "list / stream peak:" in out
