@@ -2,6 +2,10 @@
 
 * :func:`check_documents` validates a collection of raw text documents (the
   ``X`` of every text estimator) and returns it as a list of ``str``.
+* :class:`TextFiles` and :class:`DocumentStream` are document streams: read
+  again on every pass, never held whole (:func:`is_document_stream`,
+  :func:`check_document_stream` and :func:`iter_documents` check them as they
+  are read), for :class:`snnsk.SpikeDecoderLM` to train on a file of any size.
 * :func:`normalize_text` and :class:`TextNormalizer` lower-case text and/or
   reduce it to a small ASCII-friendly symbol set.
 * :class:`CharTokenizer` and :class:`WordTokenizer` are scikit-learn
@@ -310,7 +314,8 @@ def read_documents(path, split: str = "paragraph", encoding: str = "utf-8", min_
     """
     try:
         with open(path, encoding=encoding) as f:
-            pieces = [f.read()] if split == "file" else f if split == "line" else _paragraphs(f)
+            pieces = [f.read()] if split == "file" else f if split == "line" \
+                else map("".join, _line_blocks(f))
             for piece in pieces:
                 doc = piece.strip()
                 if doc and len(doc) >= min_chars:
@@ -320,16 +325,23 @@ def read_documents(path, split: str = "paragraph", encoding: str = "utf-8", min_
                          f"{err.reason}; pass the file's encoding") from err
 
 
-def _paragraphs(lines):
+def _check_min_chars(min_chars) -> int:
+    if isinstance(min_chars, bool) or not isinstance(min_chars, numbers.Integral) or min_chars < 0:
+        raise ValueError(f"min_chars must be a non-negative int, got {min_chars!r}")
+    return int(min_chars)
+
+
+def _line_blocks(lines):
+    """Split lines into blank-line separated blocks (lists of lines)."""
     block = []
     for line in lines:
         if line.strip():
             block.append(line)
         elif block:
-            yield "".join(block)
+            yield block
             block = []
     if block:
-        yield "".join(block)
+        yield block
 
 
 class TextFiles:
@@ -358,10 +370,11 @@ class TextFiles:
     --------
     >>> import tempfile, pathlib
     >>> with tempfile.TemporaryDirectory() as d:
-    ...     p = pathlib.Path(d, "notes.txt")
-    ...     _ = p.write_text("First paragraph\\non two lines.\\n\\nSecond one.\\n")
-    ...     list(TextFiles(p))
-    ['First paragraph\\non two lines.', 'Second one.']
+    ...     a, b = pathlib.Path(d, "a.txt"), pathlib.Path(d, "b.txt")
+    ...     _ = a.write_text("one\\ntwo\\n"), b.write_text("\\nthree\\n")
+    ...     docs = TextFiles([a, b], split="line")
+    ...     list(docs) == list(docs) == ["one", "two", "three"]  # read again on every pass
+    True
     """
 
     def __init__(self, paths, *, split="paragraph", encoding="utf-8", min_chars=1):
@@ -385,12 +398,10 @@ class TextFiles:
             codecs.lookup(encoding)
         except LookupError as err:
             raise ValueError(f"encoding {encoding!r} is not a known text encoding") from err
-        if isinstance(min_chars, bool) or not isinstance(min_chars, numbers.Integral) or min_chars < 0:
-            raise ValueError(f"min_chars must be a non-negative int, got {min_chars!r}")
+        self.min_chars = _check_min_chars(min_chars)
         self.paths = [os.fspath(path) for path in paths]
         self.split = split
         self.encoding = encoding
-        self.min_chars = int(min_chars)
 
     def __iter__(self):
         for path in self.paths:

@@ -8,19 +8,12 @@
 from __future__ import annotations
 
 import functools
-import numbers
 import os
 import re
 
-from ..text import TYPOGRAPHIC_TO_ASCII, read_documents
+from ..text import TYPOGRAPHIC_TO_ASCII, _check_min_chars, _line_blocks, read_documents
 
 __all__ = ["load_corpus", "load_text"]
-
-
-def _check_min_chars(min_chars) -> int:
-    if isinstance(min_chars, bool) or not isinstance(min_chars, numbers.Integral) or min_chars < 0:
-        raise ValueError(f"min_chars must be a non-negative int, got {min_chars!r}")
-    return int(min_chars)
 
 
 # ---------------------------------------------------------------------------
@@ -59,19 +52,6 @@ def _sections(text: str):
         yield lines[h], lines[h + 2 : end]
 
 
-def _blocks(lines):
-    """Split lines into blank-line separated blocks."""
-    block = []
-    for line in lines:
-        if line.strip():
-            block.append(line)
-        elif block:
-            yield block
-            block = []
-    if block:
-        yield block
-
-
 def _prose_paragraphs(lines) -> list[str]:
     """Reflowed prose paragraphs of a section body.
 
@@ -80,7 +60,7 @@ def _prose_paragraphs(lines) -> list[str]:
     footnote are indented under its first line and belong to it.
     """
     paragraphs = []
-    for block in _blocks(lines):
+    for block in _line_blocks(lines):
         if block[0][0].isspace():
             continue
         if any(
