@@ -378,7 +378,8 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         ``shuffle_buffer`` windows. A one-shot iterator (a generator, an open
         file) cannot be read once per epoch and is refused with a
         ``TypeError``: wrap the generator function in ``DocumentStream``, or
-        ``list`` it.
+        ``list`` it. scikit-learn's searches and cross-validation index their
+        ``X`` fold by fold, so they take lists, not streams.
 
         Parameters
         ----------
