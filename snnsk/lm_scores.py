@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from .text import check_documents
+from .text import check_documents, is_document_stream
 
 __all__ = ["LanguageModelScoresMixin"]
 
@@ -40,8 +40,21 @@ class LanguageModelScoresMixin:
         """Negative log-likelihood in bits divided by the characters of the raw documents.
 
         Dividing by ``sum(len(doc) for doc in X)`` rather than by the number of
-        tokens lets models with different tokenizers compare directly.
+        tokens lets models with different tokenizers compare directly. A
+        document stream is read once (the characters are counted as it is).
         """
+        if is_document_stream(X):
+            # read once: the characters are counted as log_likelihood reads the documents
+            n_chars = 0
+
+            def counted():
+                nonlocal n_chars
+                for doc in X:
+                    n_chars += len(doc) if isinstance(doc, str) else 0
+                    yield doc
+
+            total, _ = self.log_likelihood(counted())
+            return -total / math.log(2) / n_chars
         docs = check_documents(X, allow_single_string=True)
         total, _ = self.log_likelihood(docs)
         return -total / math.log(2) / sum(len(doc) for doc in docs)

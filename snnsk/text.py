@@ -2,6 +2,10 @@
 
 * :func:`check_documents` validates a collection of raw text documents (the
   ``X`` of every text estimator) and returns it as a list of ``str``.
+* :class:`TextFiles` and :class:`DocumentStream` are document streams: read
+  again on every pass, never held whole (:func:`is_document_stream`,
+  :func:`check_document_stream` and :func:`iter_documents` check them as they
+  are read), for :class:`snnsk.SpikeDecoderLM` to train on a file of any size.
 * :func:`normalize_text` and :class:`TextNormalizer` lower-case text and/or
   reduce it to a small ASCII-friendly symbol set.
 * :class:`CharTokenizer` and :class:`WordTokenizer` are scikit-learn
@@ -16,10 +20,12 @@ beginning-of-sequence token a language model is conditioned on).
 
 from __future__ import annotations
 
+import codecs
 import numbers
+import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
@@ -30,6 +36,11 @@ __all__ = [
     "UNK_ID",
     "BOS_ID",
     "check_documents",
+    "iter_documents",
+    "is_document_stream",
+    "check_document_stream",
+    "DocumentStream",
+    "TextFiles",
     "normalize_text",
     "TextNormalizer",
     "CharTokenizer",
@@ -124,6 +135,11 @@ def check_documents(X, *, name: str = "X", allow_single_string: bool = False) ->
     ...
     TypeError: X[1] is int, expected str
     """
+    return list(iter_documents(_document_collection(X, name, allow_single_string), name=name))
+
+
+def _document_collection(X, name: str, allow_single_string: bool):
+    """The checks of :func:`check_documents` on the collection itself; ``X`` ready to iterate."""
     if X is None:
         raise TypeError(f"{name} must be an iterable of str documents, got None")
     if isinstance(X, str):
@@ -132,36 +148,267 @@ def check_documents(X, *, name: str = "X", allow_single_string: bool = False) ->
                 f"Iterable over raw text documents expected, string object received ({name}); "
                 f"pass [{name}] for a single document."
             )
-        docs = [X]
-    elif isinstance(X, (bytes, bytearray)):
+        return [X]
+    if isinstance(X, (bytes, bytearray)):
         raise TypeError(f"{name} must hold str documents, got {type(X).__name__}; decode it first")
-    elif isinstance(X, (set, frozenset, Mapping)):
+    if isinstance(X, (set, frozenset, Mapping)):
         raise TypeError(
             f"{name} must be an ordered collection of str documents (list, tuple, array, Series), "
             f"got {type(X).__name__}"
         )
-    else:
-        ndim = getattr(X, "ndim", None)
-        if ndim is not None and ndim != 1:
-            shape = getattr(X, "shape", None)
-            raise ValueError(f"{name} must be one-dimensional (one document per entry), got shape {shape}")
-        if not isinstance(X, Iterable):
-            raise TypeError(f"{name} must be an iterable of str documents, got {type(X).__name__}")
-        if hasattr(X, "iloc"):
-            # A pandas Series iterates over values already, but positional
-            # indices are what the error messages below should report.
-            X = X.to_numpy()
-        docs = list(X)
-        for i, doc in enumerate(docs):
-            if not isinstance(doc, str):
-                raise TypeError(f"{name}[{i}] is {type(doc).__name__}, expected str")
+    ndim = getattr(X, "ndim", None)
+    if ndim is not None and ndim != 1:
+        shape = getattr(X, "shape", None)
+        raise ValueError(f"{name} must be one-dimensional (one document per entry), got shape {shape}")
+    if not isinstance(X, Iterable):
+        raise TypeError(f"{name} must be an iterable of str documents, got {type(X).__name__}")
+    if hasattr(X, "iloc"):
+        # A pandas Series iterates over values already, but positional
+        # indices are what the error messages should report.
+        X = X.to_numpy()
+    return X
+
+
+def iter_documents(X, *, name: str = "X"):
+    """Yield the documents of an iterable one at a time, checking each as it comes.
+
+    The per-document half of :func:`check_documents`, for input read as a
+    stream: nothing is kept, so the empty-input errors come once the
+    iterable is exhausted.
+
+    Parameters
+    ----------
+    X : iterable of str
+        The documents (any iterable; one pass is made).
+    name : str, default="X"
+        Name of the argument, used in error messages.
+
+    Yields
+    ------
+    str
+        Each document, as a plain ``str``.
+
+    Raises
+    ------
+    TypeError
+        When an element is not a ``str`` (named by its position).
+    ValueError
+        At the end, when there was no document or every one was empty.
+
+    Examples
+    --------
+    >>> list(iter_documents(iter(["a cat", "a dog"])))
+    ['a cat', 'a dog']
+    """
+    n_docs = n_filled = 0
+    for i, doc in enumerate(X):
+        if not isinstance(doc, str):
+            raise TypeError(f"{name}[{i}] is {type(doc).__name__}, expected str")
+        n_docs += 1
+        n_filled += bool(doc)
         # numpy's str_ is a str subclass; hand back plain str.
-        docs = [str(doc) for doc in docs]
-    if not docs:
+        yield str(doc)
+    if not n_docs:
         raise ValueError(f"{name} is empty: expected at least one document")
-    if not any(docs):
-        raise ValueError(f"{name} is empty: all {len(docs)} documents are empty strings")
-    return docs
+    if not n_filled:
+        raise ValueError(f"{name} is empty: all {n_docs} documents are empty strings")
+
+
+def is_document_stream(X) -> bool:
+    """Whether ``X`` is documents to read as a stream rather than a collection in memory.
+
+    A stream is an iterable that is not a string, bytes, set or mapping and
+    has no length: :class:`TextFiles`, :class:`DocumentStream`, any object
+    whose ``__iter__`` yields the documents, or a one-shot iterator such as
+    a generator. Lists, tuples, arrays and Series (anything with ``len``)
+    are collections.
+    """
+    return (isinstance(X, Iterable) and not hasattr(X, "__len__")
+            and not isinstance(X, (str, bytes, bytearray, set, frozenset, Mapping)))
+
+
+def check_document_stream(X, *, name: str = "X", reiterable: bool = False):
+    """Return a document stream ``X`` unchanged; refuse a one-shot iterator where it is read again.
+
+    Nothing is read: the documents are checked by :func:`iter_documents` as
+    they are used.
+
+    Parameters
+    ----------
+    X : iterable of str
+        A stream (see :func:`is_document_stream`).
+    name : str, default="X"
+    reiterable : bool, default=False
+        Whether ``X`` will be read more than once (training reads it once
+        per epoch). An iterator, such as a generator or an open file, can be
+        read only once and is then refused.
+
+    Returns
+    -------
+    X
+    """
+    if reiterable and isinstance(X, Iterator):
+        raise TypeError(
+            f"{name} is a one-shot {type(X).__name__}: training reads the documents once per "
+            f"epoch (and once more for the vocabulary), and an iterator can be read only once. "
+            f"Pass a list, snnsk.text.TextFiles(paths), or DocumentStream(function) around the "
+            f"function that makes the iterator."
+        )
+    return X
+
+
+class DocumentStream:
+    """Documents made afresh each time they are iterated: a re-iterable around a generator function.
+
+    A generator can be read once; a training loop reads its documents once
+    per epoch. ``DocumentStream(function, *args, **kwargs)`` calls
+    ``function(*args, **kwargs)`` at every iteration and yields what that
+    iterable yields.
+
+    Parameters
+    ----------
+    function : callable
+        Returns a new iterable of ``str`` documents each time it is called
+        (typically a generator function).
+    *args, **kwargs
+        Passed to ``function``.
+
+    Examples
+    --------
+    >>> def lines(n):
+    ...     for i in range(n):
+    ...         yield f"document {i}"
+    >>> docs = DocumentStream(lines, 2)
+    >>> list(docs), list(docs)
+    (['document 0', 'document 1'], ['document 0', 'document 1'])
+    """
+
+    def __init__(self, function, *args, **kwargs):
+        if not callable(function):
+            raise TypeError(f"function must be callable, got {type(function).__name__}")
+        self.function = function
+        self.args = args
+        self.kwargs = kwargs
+
+    def __iter__(self):
+        return iter(self.function(*self.args, **self.kwargs))
+
+    def __repr__(self):
+        return f"DocumentStream({getattr(self.function, '__name__', self.function)!s})"
+
+
+#: Values of ``TextFiles(split=...)``.
+FILE_SPLITS = ("file", "paragraph", "line")
+
+
+def read_documents(path, split: str = "paragraph", encoding: str = "utf-8", min_chars: int = 1):
+    """Yield the documents of one text file, reading it a line at a time (``split='file'``: whole).
+
+    ``'paragraph'``: a document per block of lines between blank (or
+    whitespace-only) lines, keeping its inner line breaks; ``'line'``: a
+    document per line; ``'file'``: the whole file. Documents are stripped of
+    surrounding whitespace, and those empty or shorter than ``min_chars``
+    are skipped. Line endings are normalised to ``"\\n"``. Only one
+    paragraph or line is in memory at a time (the whole file with
+    ``'file'``).
+    """
+    try:
+        with open(path, encoding=encoding) as f:
+            pieces = [f.read()] if split == "file" else f if split == "line" \
+                else map("".join, _line_blocks(f))
+            for piece in pieces:
+                doc = piece.strip()
+                if doc and len(doc) >= min_chars:
+                    yield doc
+    except UnicodeDecodeError as err:
+        raise ValueError(f"Cannot decode {os.fspath(path)!r} with encoding {encoding!r}: "
+                         f"{err.reason}; pass the file's encoding") from err
+
+
+def _check_min_chars(min_chars) -> int:
+    if isinstance(min_chars, bool) or not isinstance(min_chars, numbers.Integral) or min_chars < 0:
+        raise ValueError(f"min_chars must be a non-negative int, got {min_chars!r}")
+    return int(min_chars)
+
+
+def _line_blocks(lines):
+    """Split lines into blank-line separated blocks (lists of lines)."""
+    block = []
+    for line in lines:
+        if line.strip():
+            block.append(line)
+        elif block:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+class TextFiles:
+    """Documents read from text files every time they are iterated, never held whole.
+
+    A re-iterable document source for :class:`snnsk.SpikeDecoderLM` (and
+    the tokenizers): each pass opens the files again and reads them a line
+    at a time, so fitting on a file of several hundred megabytes keeps only
+    the current paragraph (and the model's batches) in memory.
+
+    Parameters
+    ----------
+    paths : str, os.PathLike or list of them
+        The text files, read in this order.
+    split : {'paragraph', 'line', 'file'}, default='paragraph'
+        A document per paragraph (lines between blank lines, inner line
+        breaks kept), per non-empty line, or per file (then one whole file
+        is in memory at a time).
+    encoding : str, default='utf-8'
+        Encoding of the files.
+    min_chars : int, default=1
+        Documents shorter than this (after stripping surrounding whitespace)
+        are skipped; empty ones always are.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     a, b = pathlib.Path(d, "a.txt"), pathlib.Path(d, "b.txt")
+    ...     _ = a.write_text("one\\ntwo\\n"), b.write_text("\\nthree\\n")
+    ...     docs = TextFiles([a, b], split="line")
+    ...     list(docs) == list(docs) == ["one", "two", "three"]  # read again on every pass
+    True
+    """
+
+    def __init__(self, paths, *, split="paragraph", encoding="utf-8", min_chars=1):
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        if isinstance(paths, (bytes, bytearray)) or not isinstance(paths, Iterable):
+            raise TypeError(f"paths must be a path or a list of paths, got {type(paths).__name__}")
+        paths = list(paths)
+        if not paths:
+            raise ValueError("paths is empty: expected at least one text file")
+        for path in paths:
+            if not isinstance(path, (str, os.PathLike)):
+                raise TypeError(f"paths must hold str or os.PathLike, got {type(path).__name__}")
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"No such text file: {os.fspath(path)!r}")
+        if split not in FILE_SPLITS:
+            raise ValueError(f"split must be one of {', '.join(map(repr, FILE_SPLITS))}; got {split!r}")
+        if not isinstance(encoding, str):
+            raise TypeError(f"encoding must be a str, got {type(encoding).__name__}")
+        try:
+            codecs.lookup(encoding)
+        except LookupError as err:
+            raise ValueError(f"encoding {encoding!r} is not a known text encoding") from err
+        self.min_chars = _check_min_chars(min_chars)
+        self.paths = [os.fspath(path) for path in paths]
+        self.split = split
+        self.encoding = encoding
+
+    def __iter__(self):
+        for path in self.paths:
+            yield from read_documents(path, self.split, self.encoding, self.min_chars)
+
+    def __repr__(self):
+        return f"TextFiles({self.paths!r}, split={self.split!r}, encoding={self.encoding!r})"
 
 
 def normalize_text(text: str, lowercase: bool = False, strip_symbols: bool = False) -> str:
@@ -328,9 +575,12 @@ class _BaseTokenizer(TransformerMixin, BaseEstimator):
         (ties broken lexicographically) so that the vocabulary, special
         tokens included, has at most ``max_vocab`` entries.
 
+        The documents are read in one pass, one at a time, so ``X`` can be a
+        stream too (:class:`TextFiles`, a generator): only the counts are kept.
+
         Parameters
         ----------
-        X : list of str
+        X : list of str, or iterable of str
             Training documents.
         y : None
             Ignored.
@@ -340,9 +590,8 @@ class _BaseTokenizer(TransformerMixin, BaseEstimator):
         self
         """
         self._validate_params()
-        docs = check_documents(X)
         counts = Counter()
-        for doc in docs:
+        for doc in iter_documents(_document_collection(X, "X", allow_single_string=False)):
             counts.update(self.tokenize(doc))
         specials = self._specials
         kept = [

@@ -257,3 +257,11 @@ def test_train_speed_quick_run_prints_every_estimators_goals():
     for table in ("SpikingSSMClassifier (default) training and inference",
                   "Length 1,024, one channel"):
         assert table in out
+
+
+def test_lm_stream_memory_benchmark_quick_run_prints_the_three_peaks():
+    out = _run_bench("lm_stream_memory.py", "--quick", "--steps", "2", timeout=300)
+    rows = {cells[0]: cells for cells in _tables(out)[0][1]}
+    assert list(rows) == ["baseline", "stream", "list"], out
+    assert all(float(cells[1]) > 0 for cells in rows.values())
+    assert "list / stream peak:" in out

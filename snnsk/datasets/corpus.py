@@ -8,19 +8,12 @@
 from __future__ import annotations
 
 import functools
-import numbers
 import os
 import re
 
-from ..text import TYPOGRAPHIC_TO_ASCII
+from ..text import TYPOGRAPHIC_TO_ASCII, _check_min_chars, _line_blocks, read_documents
 
 __all__ = ["load_corpus", "load_text"]
-
-
-def _check_min_chars(min_chars) -> int:
-    if isinstance(min_chars, bool) or not isinstance(min_chars, numbers.Integral) or min_chars < 0:
-        raise ValueError(f"min_chars must be a non-negative int, got {min_chars!r}")
-    return int(min_chars)
 
 
 # ---------------------------------------------------------------------------
@@ -59,19 +52,6 @@ def _sections(text: str):
         yield lines[h], lines[h + 2 : end]
 
 
-def _blocks(lines):
-    """Split lines into blank-line separated blocks."""
-    block = []
-    for line in lines:
-        if line.strip():
-            block.append(line)
-        elif block:
-            yield block
-            block = []
-    if block:
-        yield block
-
-
 def _prose_paragraphs(lines) -> list[str]:
     """Reflowed prose paragraphs of a section body.
 
@@ -80,7 +60,7 @@ def _prose_paragraphs(lines) -> list[str]:
     footnote are indented under its first line and belong to it.
     """
     paragraphs = []
-    for block in _blocks(lines):
+    for block in _line_blocks(lines):
         if block[0][0].isspace():
             continue
         if any(
@@ -171,7 +151,6 @@ def load_corpus(min_chars: int = 200) -> list[str]:
 # ---------------------------------------------------------------------------
 
 _SPLITS = ("paragraph", "line", "none")
-_BLANK_LINES = re.compile(r"\n[^\S\n]*\n")
 
 
 def load_text(path, *, split: str = "paragraph", min_chars: int = 1, encoding: str = "utf-8") -> list[str]:
@@ -228,24 +207,9 @@ def load_text(path, *, split: str = "paragraph", min_chars: int = 1, encoding: s
     if os.path.isdir(path_str):
         raise ValueError(f"path {path_str!r} is a directory, expected a text file")
     try:
-        with open(path_str, encoding=encoding) as f:
-            text = f.read()
+        docs = list(read_documents(path_str, "file" if split == "none" else split, encoding, min_chars))
     except LookupError as err:
         raise ValueError(f"encoding {encoding!r} is not a known text encoding") from err
-    except UnicodeDecodeError as err:
-        raise ValueError(
-            f"Cannot decode {path_str!r} with encoding {encoding!r}: {err.reason} at byte {err.start}; "
-            f"pass the file's encoding"
-        ) from err
-
-    if split == "paragraph":
-        pieces = _BLANK_LINES.split(text)
-    elif split == "line":
-        pieces = text.split("\n")
-    else:
-        pieces = [text]
-    docs = [p.strip() for p in pieces]
-    docs = [d for d in docs if d and len(d) >= min_chars]
     if not docs:
         raise ValueError(
             f"No document in {path_str!r}: nothing of at least {min_chars} characters "

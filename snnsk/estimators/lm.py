@@ -5,6 +5,11 @@ document (prefixed with the ``<bos>`` token) into windows of
 ``context_length`` tokens and trains the :class:`~snnsk.models.SpikeDecoder`
 on next-token prediction. ``score`` is the mean log-likelihood per token, so
 ``GridSearchCV`` needs no ``scoring`` argument.
+
+The documents can be a list in memory or a stream read once per epoch
+(:class:`snnsk.text.TextFiles`, :class:`snnsk.text.DocumentStream`): then the
+windows are cut as the documents are read and fed to skorch as a torch
+``IterableDataset``, shuffled within a bounded buffer (see ``fit``).
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
-from skorch.utils import to_tensor
+from skorch.dataset import ValidSplit
+from skorch.utils import to_device, to_tensor
+from torch.utils.data import IterableDataset, get_worker_info
 
 from ..lm_scores import LanguageModelScoresMixin
 from .._validation import check_int
 from ..models.decoder import SpikeDecoder
-from ..text import BOS_ID, PAD_ID, UNK_ID, check_documents, make_tokenizer
+from ..text import (BOS_ID, PAD_ID, UNK_ID, check_document_stream, check_documents,
+                    is_document_stream, iter_documents, make_tokenizer)
 from .base import SpikingMixin, _torch_seed
 
 __all__ = ["SpikeDecoderLM"]
@@ -35,6 +43,64 @@ PRECISIONS = ("float32", "bfloat16")
 def _check_precision(precision):
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
+def _buffer_shuffled(items, size: int, rng: np.random.Generator):
+    """``items`` in a random order drawn within a buffer of ``size`` (a full shuffle when all fit).
+
+    The buffer fills up first; then every new item takes the place of a
+    random one, which is yielded; the rest leaves in a random order at the end.
+    """
+    buffer = []
+    for item in items:
+        if len(buffer) < size:
+            buffer.append(item)
+            continue
+        i = int(rng.integers(size))
+        yield buffer[i]
+        buffer[i] = item
+    for i in rng.permutation(len(buffer)):
+        yield buffer[i]
+
+
+class WindowStream(IterableDataset):
+    """The training windows of a document stream, cut afresh each time it is iterated.
+
+    A torch ``IterableDataset`` of ``(inputs, targets)`` windows, the items
+    :meth:`SpikeDecoderLM.fit` feeds skorch when the documents are a stream:
+    each iteration reads ``source`` once, tokenising and cutting windows as
+    it goes, so only ``shuffle_buffer`` windows (and the current document)
+    are in memory.
+
+    Parameters
+    ----------
+    windows : callable
+        Turns an iterable of documents into an iterator of ``(x, y)``
+        windows (:meth:`SpikeDecoderLM._iter_windows`).
+    source : iterable of str
+        The documents; read once per iteration.
+    shuffle_buffer : int, default=0
+        Shuffle within a buffer of this many windows (0 or 1: document
+        order). The order is drawn from torch's random generator when the
+        iteration starts, so a seeded fit gives the same order, a new one
+        every epoch.
+    """
+
+    def __init__(self, windows, source, shuffle_buffer=0):
+        self.windows = windows
+        self.source = source
+        self.shuffle_buffer = shuffle_buffer
+
+    def __iter__(self):
+        info = get_worker_info()
+        if info is not None and info.num_workers > 1:
+            raise ValueError("a document stream is read by one loader worker: set "
+                             "iterator_train__num_workers (and iterator_valid__num_workers) to 0 or 1")
+        windows = self.windows(iter_documents(self.source))
+        if self.shuffle_buffer <= 1:
+            return windows
+        seed = int(torch.empty((), dtype=torch.int64).random_().item())
+        return _buffer_shuffled(windows, self.shuffle_buffer, np.random.default_rng(seed))
 
 
 class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
@@ -101,13 +167,28 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
     lr : float, default=3e-3
     max_epochs : int, default=4
     batch_size : int, default=32
+        Windows per training step (and per inference batch).
+    shuffle_buffer : int, default=4096
+        Training on a document stream (see :meth:`fit`), windows are shuffled
+        within a buffer of this many windows, as they are read: a stream cannot
+        be shuffled as a whole. ``context_length=64`` windows cost 1 kB each in
+        the buffer. 0 or 1 keeps the document order. Lists of documents are
+        shuffled as a whole and ignore it.
     optimizer : torch optimizer class, default=torch.optim.AdamW
         The default AdamW runs fused (``optimizer__fused=True``) unless told otherwise.
     train_split : None or callable, default=None
+        skorch's validation split, of the training windows. On a document
+        stream, only a split that brings its own validation documents works:
+        ``skorch.helper.predefined_split(docs)`` with a list of documents or a
+        stream (such as :class:`snnsk.text.TextFiles`), which are cut into
+        windows as the training documents are; validation scores come in
+        ``history_`` as ``valid_loss``. ``predefined_split`` takes documents
+        with lists of documents too.
     verbose : int, default=0
     **kwargs
         Any other skorch ``NeuralNet`` parameter. ``iterator_train__shuffle``
-        defaults to True here (training windows are shuffled every epoch).
+        defaults to True here (training windows are shuffled every epoch; on a
+        stream, within ``shuffle_buffer``; ``False`` keeps the document order).
 
     Attributes
     ----------
@@ -162,6 +243,7 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         lr=3e-3,
         max_epochs=4,
         batch_size=32,
+        shuffle_buffer=4096,
         train_split=None,
         verbose=0,
         **kwargs,
@@ -192,6 +274,7 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         self.backend = backend
         self.precision = precision
         self.random_state = random_state
+        self.shuffle_buffer = shuffle_buffer
         self._drop_init_state()
 
     # ------------------------------------------------------------ validation
@@ -199,47 +282,109 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         super()._check_spiking_params()
         # needed to cut the training windows; the module checks the rest of the architecture
         check_int("context_length", self.context_length)
+        check_int("shuffle_buffer", self.shuffle_buffer, 0)
         _check_precision(self.precision)
 
     # ------------------------------------------------------------------ data
+    def _sequence(self, doc) -> np.ndarray:
+        """The document's ids with ``<bos>`` in front."""
+        return np.concatenate([np.array([BOS_ID], dtype=np.int64), self.tokenizer_.encode(doc)])
+
     def _sequences(self, docs) -> list[np.ndarray]:
         """Each document's ids with ``<bos>`` in front."""
-        bos = np.array([BOS_ID], dtype=np.int64)
-        return [np.concatenate([bos, self.tokenizer_.encode(doc)]) for doc in docs]
+        return [self._sequence(doc) for doc in docs]
 
-    def _windows(self, docs):
-        """Inputs and next-token targets ``[n, context_length]``; every token is a target once.
+    def _iter_windows(self, docs):
+        """Yield input and next-token target windows ``(x, y)`` of ``context_length`` tokens.
 
-        Windows overlap by one token so the target of one window's last
-        position is the first input of the next; padding targets are
-        ``PAD_ID`` and ignored by the loss.
+        Every token is a target once. Windows overlap by one token so the
+        target of one window's last position is the first input of the next;
+        padding targets are ``PAD_ID`` and ignored by the loss. Documents are
+        tokenised one at a time, as they come (a stream is never held whole).
         """
         n = self.context_length
-        inputs, targets = [], []
-        for seq in self._sequences(docs):
+        found = False
+        for seq in map(self._sequence, docs):
             for start in range(0, len(seq) - 1, n):
                 chunk = seq[start:start + n + 1]
                 x = np.full(n, PAD_ID, dtype=np.int64)
                 y = np.full(n, PAD_ID, dtype=np.int64)
                 x[:len(chunk) - 1] = chunk[:-1]
                 y[:len(chunk) - 1] = chunk[1:]
-                inputs.append(x)
-                targets.append(y)
-        if not inputs:
+                found = True
+                yield x, y
+        if not found:
             raise ValueError("X holds no tokens: every document is empty after tokenization")
+
+    def _windows(self, docs):
+        """All windows of in-memory documents as arrays: inputs and targets ``[n, context_length]``."""
+        inputs, targets = zip(*self._iter_windows(docs))
         return np.stack(inputs), np.stack(targets)
 
     def _documents(self, X, name="X"):
         return check_documents(X, name=name, allow_single_string=True)
 
+    def _window_data(self, X, training=False):
+        """The windows of documents ``X`` in the form skorch takes: ``(X, y)``.
+
+        In-memory documents give the arrays of :meth:`_windows`; a document
+        stream gives a :class:`WindowStream` (and ``None``), which reads it
+        again at every iteration. ``training``: the stream must be
+        re-iterable, and is shuffled within ``shuffle_buffer`` when
+        ``iterator_train__shuffle`` is on.
+        """
+        if not is_document_stream(X):
+            return self._windows(self._documents(X))
+        source = check_document_stream(X, reiterable=training)
+        shuffle = training and self.get_params_for("iterator_train").get("shuffle", False)
+        return WindowStream(self._iter_windows, source, self.shuffle_buffer if shuffle else 0), None
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """skorch's split; validation documents (``predefined_split(docs)``) are cut into windows."""
+        if isinstance(X, WindowStream) and isinstance(self.train_split, ValidSplit):
+            raise ValueError(
+                "train_split cannot split a document stream (it has no length and cannot be "
+                "indexed): use train_split=None, or skorch.helper.predefined_split(documents) "
+                "with validation documents")
+        dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        if dataset_valid is not None and not isinstance(dataset_valid, torch.utils.data.Dataset):
+            dataset_valid = self.get_dataset(*self._window_data(dataset_valid))
+        return dataset_train, dataset_valid
+
+    def get_iterator(self, dataset, training=False):
+        """skorch's loader; a :class:`WindowStream` shuffles itself, so no ``shuffle`` is passed."""
+        if not isinstance(dataset, IterableDataset):
+            return super().get_iterator(dataset, training=training)
+        prefix = "iterator_train" if training else "iterator_valid"
+        kwargs = self.get_params_for(prefix)
+        kwargs.pop("shuffle", None)  # a DataLoader refuses it for an IterableDataset
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            raise ValueError("batch_size=-1 (one batch of every window) needs the number of "
+                             "windows, which a document stream does not know; give a batch size")
+        return getattr(self, prefix)(dataset, **kwargs)
+
     # ------------------------------------------------------------------- fit
     def fit(self, X, y=None, **fit_params):
         """Fit the tokenizer and train the language model on documents.
 
+        Documents in memory (a list, tuple, array or Series) are cut into
+        windows once, all of which are shuffled every epoch. A document stream
+        — :class:`snnsk.text.TextFiles`, :class:`snnsk.text.DocumentStream`,
+        or any object without ``len`` whose ``__iter__`` yields the documents
+        afresh — is never held whole: one pass fits the tokenizer, then every
+        epoch reads the documents again, tokenising them and cutting the same
+        windows as they come, in batches of ``batch_size`` shuffled within
+        ``shuffle_buffer`` windows. A one-shot iterator (a generator, an open
+        file) cannot be read once per epoch and is refused with a
+        ``TypeError``: wrap the generator function in ``DocumentStream``, or
+        ``list`` it. scikit-learn's searches and cross-validation index their
+        ``X`` fold by fold, so they take lists, not streams.
+
         Parameters
         ----------
-        X : str or list of str
-            Training documents (one string is one document).
+        X : str, list of str or iterable of str
+            Training documents (one string is one document), or a stream of them.
         y : None
             Ignored; the targets are the next tokens.
 
@@ -247,21 +392,22 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         -------
         self
         """
-        docs = self._documents(X)
+        stream = is_document_stream(X)
+        docs = check_document_stream(X, reiterable=True) if stream else self._documents(X)
         self._check_spiking_params()
         self.tokenizer_ = make_tokenizer(self.tokenizer).fit(docs)
         self.classes_ = np.asarray(self.tokenizer_.tokens_)
-        inputs, targets = self._windows(docs)
+        inputs, targets = self._window_data(docs, training=True)
         return super().fit(inputs, targets, _prepared=True, **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """Continue training on more documents with the fitted tokenizer."""
+        """Continue training on more documents with the fitted tokenizer (X as in :meth:`fit`)."""
         if fit_params.pop("_prepared", False):
             # fit() already turned the documents into windows
             return super().partial_fit(X, y, classes, **fit_params)
         if not self.initialized_:
             return self.fit(X, **fit_params)
-        inputs, targets = self._windows(self._documents(X))
+        inputs, targets = self._window_data(X, training=True)
         return super().partial_fit(inputs, targets, classes, **fit_params)
 
     def _data_module_kwargs(self):
@@ -307,17 +453,24 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
             return super().infer(x, **fit_params)
 
     # ------------------------------------------------------------- inference
-    def _logit_batches(self, inputs: np.ndarray):
-        """Yield logits ``[b, L, vocab]`` (float32, CPU) for batches of windows."""
+    def _logit_batches(self, inputs, targets=None):
+        """Yield logits ``[b, L, vocab]`` (float32, CPU) and the batch's targets, batch by batch.
+
+        ``inputs, targets`` as :meth:`_window_data` gives them (arrays, or a
+        :class:`WindowStream` and None).
+        """
         with self._seeded(offset=1):
-            for logits in self.forward_iter(inputs, training=False, device="cpu"):
-                yield logits.float()
+            for batch in self.get_iterator(self.get_dataset(inputs, targets), training=False):
+                logits = to_device(self.evaluation_step(batch, training=False), device="cpu")
+                yield logits.float(), batch[1]
 
     def log_likelihood(self, X):
         """Total natural-log likelihood of the documents and the number of tokens.
 
         Each document is read from ``<bos>`` in windows of ``context_length``
-        tokens; every token of it is predicted once.
+        tokens; every token of it is predicted once. ``X`` may be a document
+        stream (even a one-shot generator): it is read once, a batch of
+        windows at a time, and the sums accumulate over the batches.
 
         Returns
         -------
@@ -326,14 +479,12 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         n_tokens : int
         """
         check_is_fitted(self)
-        inputs, targets = self._windows(self._documents(X))
-        total, start = 0.0, 0
-        for logits in self._logit_batches(inputs):
-            y = torch.as_tensor(targets[start:start + len(logits)])
-            start += len(logits)
+        total, n_tokens = 0.0, 0
+        for logits, y in self._logit_batches(*self._window_data(X)):
             log_p = torch.log_softmax(logits, dim=-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
             total += float(log_p[y != PAD_ID].double().sum())
-        return total, int((targets != PAD_ID).sum())
+            n_tokens += int((y != PAD_ID).sum())
+        return total, n_tokens
 
     def _last_position_logits(self, docs) -> torch.Tensor:
         """Next-token logits after each document ``[n, vocab]`` (last ``context_length`` tokens)."""
@@ -344,7 +495,7 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
             row[:len(seq)] = seq  # right padding: causal, so it never reaches earlier positions
         last = torch.as_tensor([len(seq) - 1 for seq in seqs])
         chunks, start = [], 0
-        for logits in self._logit_batches(inputs):
+        for logits, _ in self._logit_batches(inputs):
             idx = last[start:start + len(logits)]
             chunks.append(logits[torch.arange(len(logits)), idx])
             start += len(logits)
