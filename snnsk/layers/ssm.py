@@ -36,10 +36,13 @@ from ..opcount import count_fanout, counting
 try:  # numba is a dependency; without it (a broken install) the torch expressions serve
     import numba
     from numba import njit, prange
-
-    from .._backends.cpu import POOL, _set_threads
 except Exception:  # pragma: no cover - exercised only on broken installs
     numba = None
+
+# outside the guard: a renamed helper must fail loudly, not silently drop every
+# compiled kernel here (which once cost the SSM 2-3x of its speed unnoticed)
+from .._backends.cpu import POOL  # noqa: E402
+from .._backends.cpu import _partition as _set_threads  # noqa: E402  (sets numba's threads)
 
 __all__ = ["S4DKernel", "S4DConv", "fft_conv", "fft_size", "ssm_recurrence", "SpikeSampler", "SAMPLING_MODES",
            "bernoulli_spikes", "mean_field", "counter_uniform", "draw_key", "MeanFieldNeuron",
