@@ -63,7 +63,9 @@ def recalibrate_batch_norm(net, X, y=None, max_samples: int = 256, seed: int = 0
         At most this many samples, drawn without replacement (the same ones
         for the same ``seed``), in one batch: 256 images at ``T = 4`` give a
         token layer of 49 tokens 50,000 values per channel, and the pass
-        costs what predicting 256 samples costs.
+        costs what predicting 256 samples costs. A module with a single
+        batch-norm layer (the SSM's readout) is calibrated in batches of the
+        net's ``batch_size`` instead, with the same (exact) result.
     seed : int, default=0
 
     Returns
@@ -81,6 +83,15 @@ def recalibrate_batch_norm(net, X, y=None, max_samples: int = 256, seed: int = 0
         # a random subset: training data is often ordered (by class, by speaker)
         picked = np.sort(np.random.default_rng(seed).choice(n, max_samples, replace=False))
         dataset = Subset(dataset, picked.tolist())
+    if len(norms) == 1:
+        _accumulate_one(net, norms[0], dataset)
+    else:
+        _one_batch(net, norms, dataset)
+    return len(dataset)
+
+
+def _one_batch(net, norms, dataset) -> None:
+    """Every layer in training mode, the whole sample in one batch (see the module docstring)."""
     module = net.module_
     was_training = module.training
     momenta = [m.momentum for m in norms]
@@ -99,4 +110,43 @@ def recalibrate_batch_norm(net, X, y=None, max_samples: int = 256, seed: int = 0
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
         module.train(was_training)
-    return len(dataset)
+
+
+def _accumulate_one(net, norm, dataset) -> None:
+    """The one batch-norm layer's exact statistics, accumulated batch by batch.
+
+    With a single layer nothing upstream depends on batch statistics, so its
+    input is the same in batches as in one: the sums of the input and of its
+    square over batches of the usual size give the statistics of the whole
+    sample exactly, without one huge batch (a 256 × 1,024-step batch of the
+    SSM took 6.4 s against 3.5 s in batches of 64).
+    """
+    module = net.module_
+    was_training = module.training
+    sums = {"n": 0, "sum": 0.0, "squares": 0.0}
+
+    def record(_module, inputs):
+        x = inputs[0].detach().double()
+        dims = [d for d in range(x.dim()) if d != 1]  # every axis but the channels
+        sums["n"] += x.numel() // x.shape[1]
+        sums["sum"] = sums["sum"] + x.sum(dims)
+        sums["squares"] = sums["squares"] + (x * x).sum(dims)
+
+    module.eval()
+    handle = norm.register_forward_pre_hook(record)
+    batches = 0
+    try:
+        with torch.no_grad():
+            loader = {**loader_params(net, dataset, "iterator_valid"), "shuffle": False}
+            for batch in net.iterator_valid(dataset, **loader):
+                net.infer(unpack_data(batch)[0])
+                batches += 1
+    finally:
+        handle.remove()
+        module.train(was_training)
+    n = sums["n"]
+    mean = sums["sum"] / n
+    var = (sums["squares"] / n - mean * mean).clamp(min=0) * n / max(n - 1, 1)  # unbiased
+    norm.running_mean.copy_(mean)
+    norm.running_var.copy_(var)
+    norm.num_batches_tracked.fill_(batches)
