@@ -245,6 +245,22 @@ def _spectral_to_kernel(grad_spectrum: torch.Tensor, n: int, length: int) -> tor
     return torch.fft.irfft(grad_spectrum, n=n, dim=-1)[..., :length]
 
 
+def _spectra_of_series(time_first: torch.Tensor, n: int) -> np.ndarray:
+    """``rfft`` (size ``n``) of every series of a time-first ``[L, ...]`` tensor: ``[M, n // 2 + 1]``."""
+    length = time_first.shape[0]
+    rows = np.empty((time_first[0].numel(), n), np.float32)
+    _transpose_time(time_first.contiguous().reshape(length, -1).numpy(), rows, True)
+    return _rfft_rows(rows, n)
+
+
+def _series_of_spectra(spectra: np.ndarray, n: int, length: int) -> torch.Tensor:
+    """The first ``length`` steps of ``irfft`` (size ``n``) of ``[M, F]`` spectra, time first ``[L, M]``."""
+    rows = _irfft_rows(spectra, n)
+    out = POOL.empty((length, spectra.shape[0]), np.float32)
+    _transpose_time(out.numpy(), rows, False)
+    return out
+
+
 class _SpectralConvCPU(torch.autograd.Function):
     """The convolution on CPU: compiled transposes, FFTs along contiguous rows.
 
@@ -260,15 +276,11 @@ class _SpectralConvCPU(torch.autograd.Function):
         channels = kernel.shape[0]
         n = fft_size(length)
         _set_threads(u.numel())
-        rows = np.empty((batch * width, n), np.float32)
-        _transpose_time(u.detach().contiguous().reshape(length, -1).numpy(), rows, True)
-        u_hat = _rfft_rows(rows, n).reshape(batch, width, -1)
+        u_hat = _spectra_of_series(u.detach(), n).reshape(batch, width, -1)
         spectrum = _kernel_spectrum(kernel, n).numpy()
         y_hat = np.empty((batch, channels, width, u_hat.shape[-1]), np.complex64)
         _spectral_product(u_hat, spectrum, y_hat)
-        y = _irfft_rows(y_hat.reshape(batch * channels * width, -1), n)
-        out = POOL.empty((length, batch * channels * width), np.float32)
-        _transpose_time(out.numpy(), y, False)
+        out = _series_of_spectra(y_hat.reshape(batch * channels * width, -1), n, length)
         ctx.n, ctx.u_hat, ctx.spectrum = n, u_hat, spectrum
         return out.reshape(length, batch, channels * width)
 
@@ -279,18 +291,14 @@ class _SpectralConvCPU(torch.autograd.Function):
         batch, width, freqs = u_hat.shape
         channels = spectrum.shape[0]
         _set_threads(grad.numel())
-        rows = np.empty((batch * channels * width, n), np.float32)
-        _transpose_time(grad.contiguous().reshape(length, -1).numpy(), rows, True)
-        g_hat = _rfft_rows(rows, n).reshape(batch, channels, width, freqs)
+        g_hat = _spectra_of_series(grad, n).reshape(batch, channels, width, freqs)
         want_u, want_k = ctx.needs_input_grad
         grad_u_hat = np.empty((batch, width, freqs) if want_u else (1, 1, 1), np.complex64)
         grad_spectrum = np.zeros((channels, width, freqs), np.complex64)
         _spectral_adjoint(u_hat, spectrum, g_hat, grad_u_hat, grad_spectrum, want_u, want_k)
         grad_u = grad_kernel = None
         if want_u:
-            y = _irfft_rows(grad_u_hat.reshape(batch * width, freqs), n)
-            grad_u = POOL.empty((length, batch * width), np.float32)
-            _transpose_time(grad_u.numpy(), y, False)
+            grad_u = _series_of_spectra(grad_u_hat.reshape(batch * width, freqs), n, length)
             grad_u = grad_u.reshape(length, batch, width)
         if want_k:
             grad_kernel = _spectral_to_kernel(torch.from_numpy(grad_spectrum), n, length)
