@@ -101,16 +101,19 @@ def make(args, **settings) -> SpikingSSMClassifier:
 
 # ------------------------------------------------------------------- data
 def fsdd(args):
-    """FSDD log-mel ``(X_train, y_train, X_test, y_test)``, or synthetic ones with ``--quick``."""
+    """FSDD log-mel ``(X_train, y_train, X_test, y_test, length_train, length_test)`` (the
+    lengths: each recording's frames of speech), or synthetic ones with ``--quick``."""
     if args.quick:
         rng = np.random.default_rng(0)
         return (rng.normal(size=(96, 98, 40)).astype(np.float32), np.arange(96) % 10,
-                rng.normal(size=(32, 98, 40)).astype(np.float32), np.arange(32) % 10)
+                rng.normal(size=(32, 98, 40)).astype(np.float32), np.arange(32) % 10,
+                np.full(96, 98), np.full(32, 98))
     path = sc.data_file(args.data, "fsdd_logmel.npz")
     if path is None:
         return None
     with np.load(path) as d:
-        return d["X_train"], d["y_train"], d["X_test"], d["y_test"]
+        return (d["X_train"], d["y_train"], d["X_test"], d["y_test"], d["length_train"],
+                d["length_test"])
 
 
 def sequential_mnist(args, n: int):
@@ -202,8 +205,7 @@ def quality(args, data) -> list[dict]:
 
     from snnsk.preprocessing import SequenceScaler
 
-    X, y, X_test, y_test = data
-    lengths, lengths_test = fsdd_lengths(args, len(X), len(X_test))
+    X, y, X_test, y_test, lengths, lengths_test = data
     # each recording as it is, without the frames after the speech (a ragged list)
     ragged = [x[:n] for x, n in zip(X, lengths)]
     ragged_test = [x[:n] for x, n in zip(X_test, lengths_test)]
@@ -231,13 +233,6 @@ def quality(args, data) -> list[dict]:
                     GOALS["fsdd_accuracy"], fmt="{:.4f}")]
 
 
-def fsdd_lengths(args, n_train, n_test):
-    """Each recording's frames of speech (``length_*`` of the file; all 98 with ``--quick``)."""
-    if args.quick:
-        return np.full(n_train, 98), np.full(n_test, 98)
-    with np.load(sc.data_file(args.data, "fsdd_logmel.npz")) as d:
-        return d["length_train"], d["length_test"]
-
 
 def run(args) -> list[dict]:
     """Print the SSM tables; return the goal rows (dicts: goal, measured, target, met).
@@ -259,7 +254,7 @@ def speed(args, data) -> list[dict]:
     flops = sc.matmul_flops()
     goals, table = [], []
     if data is not None:
-        X, y, X_test, _ = data
+        X, y, X_test = data[:3]
         rows, result = speed_rows(args, "FSDD log-mel 98 x 40", X, y, X_test, flops)
         table += rows
         default, twin = result["sampler"], result["twin (neuron='none')"]
