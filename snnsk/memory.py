@@ -15,8 +15,14 @@ A tensor counts as spikes only by where it came from, never by inspecting its
 values: the outputs of every :class:`~snnsk.neurons.SpikingLayer` that runs
 inside the context are recorded, and a saved tensor whose storage is that of
 a recorded, still-living output is packed. (A living output keeps its storage,
-so the address cannot have been reused by another tensor.) The estimators
-train inside this context; a plain module can use it around its forward pass::
+so the address cannot have been reused by another tensor.) Layers whose
+output is spikes when their inputs are (a max-pool, a product or a permuted
+copy of spikes) record it with :func:`mark_spikes`, and a sum of spike tensors
+(a residual stream of spikes) with :func:`mark_spike_sum`, which tracks the
+largest count it can hold so that only exact int8 values are ever packed.
+Each spike storage is copied once, whatever views of it are saved. The
+estimators train inside this context; a plain module can use it around its
+forward pass::
 
     with compact_saved_spikes():
         loss = criterion(module(x), y)
@@ -27,21 +33,28 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import weakref
 
 import torch
 from torch import nn
 
-from .neurons import SpikingLayer
+from ._spiking import SpikingLayer
 
-__all__ = ["compact_saved_spikes", "PackedSpikes", "saved_activation_bytes"]
+__all__ = ["compact_saved_spikes", "mark_spikes", "mark_spike_sum", "packed_spikes", "PackedSpikes",
+           "saved_activation_bytes"]
+
+
+#: Spike counts up to this magnitude are exact as int8.
+INT8_MAX = 127
 
 
 class _Record:
     """What one :func:`compact_saved_spikes` block knows: spike outputs and their packed copies."""
 
     def __init__(self):
-        self.outputs: dict[int, weakref.ref] = {}  # storage address -> the spiking layer's output
+        # storage address -> (the spike tensor's root, the largest |value| it can hold)
+        self.outputs: dict[int, tuple[weakref.ref, int]] = {}
         # storage address -> {view: its int8 copy}: one copy per view, however often saved
         self.packed: dict[int, dict[tuple, PackedSpikes]] = {}
 
@@ -63,27 +76,119 @@ class PackedSpikes:
 
 
 def _record_spike_output(module, _inputs, output):
+    if isinstance(module, SpikingLayer):
+        mark_spikes(output[0] if isinstance(output, tuple) else output)
+
+
+def mark_spikes(tensor: torch.Tensor, *sources: torch.Tensor) -> torch.Tensor:
+    """Record ``tensor`` as spikes for an active :func:`compact_saved_spikes` block; returns it.
+
+    The outputs of spiking layers are recorded automatically. An autograd
+    function that saves its own spike output marks it before saving it. A
+    layer whose output is spikes whenever its inputs are (a max-pool, a
+    product of spike tensors, a permuted copy) passes those inputs as
+    ``sources``: ``tensor`` is then recorded only if every source is recorded
+    spikes, so the same layer fed real values (in a non-spiking twin) keeps
+    them as they are. Outside a block this does nothing.
+    """
+    bounds = [_recorded_bound(source) for source in sources]
+    if any(b is None for b in bounds):
+        return tensor
+    return _mark(tensor, math.prod(bounds))
+
+
+def mark_spike_sum(total: torch.Tensor, *terms: torch.Tensor) -> torch.Tensor:
+    """Record ``total``, a sum of recorded spike tensors ``terms``, as small integers; returns it.
+
+    A residual stream made of spikes (Spikformer's) holds spike counts: each
+    value is an integer of magnitude at most the sum of the terms' bounds, kept
+    exactly as int8 while that bound is at most 127 (beyond, it is not
+    recorded).
+    """
+    bounds = [_recorded_bound(term) for term in terms]
+    if not terms or any(b is None for b in bounds):
+        return total
+    return _mark(total, sum(bounds))
+
+
+def _recorded_bound(tensor) -> int | None:
     record = _RECORD.get()
-    if record is None or not isinstance(module, SpikingLayer):
-        return
-    spikes = output[0] if isinstance(output, tuple) else output
-    if torch.is_tensor(spikes) and spikes.is_floating_point():
-        address = spikes.untyped_storage().data_ptr()
-        record.outputs[address] = weakref.ref(spikes)
-        # an earlier output at this address has been freed: its copies hold other values
-        record.packed.pop(address, None)
+    return None if record is None else _recorded(record, tensor, bound=True)
+
+
+def _mark(tensor: torch.Tensor, bound: int) -> torch.Tensor:
+    record = _RECORD.get()
+    if (record is None or not torch.is_tensor(tensor) or not tensor.is_floating_point()
+            or bound > INT8_MAX):
+        return tensor
+    if _recorded(record, tensor) is not None:
+        return tensor  # the same living storage, recorded already (its copies still hold)
+    address = tensor.untyped_storage().data_ptr()
+    # The root of the view chain: every view (the reshaped input a convolution keeps, say)
+    # holds it alive, so it lives as long as anything shows this memory as spikes.
+    root = tensor if tensor._base is None else tensor._base
+    record.outputs[address] = (weakref.ref(root), bound)
+    # an earlier output at this address has been freed: its copies hold other values
+    record.packed.pop(address, None)
+    return tensor
+
+
+def packed_spikes(tensor: torch.Tensor) -> torch.Tensor | None:
+    """The int8 copy an active block keeps of the recorded spikes ``tensor``, viewed like it.
+
+    For an autograd function that saves its own spike output: saving this
+    int8 view instead shares the one copy that every later layer saving the
+    same spikes keeps too, and backward reads it without a float copy.
+    ``None`` outside a block, for a tensor not recorded as spikes, or for a
+    view that does not cover its whole storage.
+    """
+    record = _RECORD.get()
+    if record is None or _recorded(record, tensor) is None:
+        return None
+    storage = tensor.untyped_storage()
+    if storage.nbytes() != tensor.numel() * tensor.element_size():
+        return None
+    copies = record.packed.setdefault(storage.data_ptr(), {})
+    whole = copies.get("storage")
+    if whole is None:
+        whole = copies["storage"] = PackedSpikes(_whole_storage(tensor))
+    return whole.values.as_strided(tuple(tensor.shape), tensor.stride(), tensor.storage_offset())
+
+
+def _whole_storage(tensor: torch.Tensor) -> torch.Tensor:
+    """A flat tensor over all of ``tensor``'s storage (which ``tensor`` covers exactly)."""
+    return tensor.new_empty(0).set_(tensor.untyped_storage(), 0, (tensor.numel(),), (1,))
+
+
+def _recorded(record: _Record, tensor: torch.Tensor, bound: bool = False):
+    """The living recorded spike tensor whose storage ``tensor`` shows (or its bound), or ``None``."""
+    if not torch.is_tensor(tensor) or not tensor.is_floating_point():
+        return None
+    address = tensor.untyped_storage().data_ptr()
+    ref, largest = record.outputs.get(address, (None, None))
+    spikes = ref() if ref is not None else None
+    if spikes is None or spikes.untyped_storage().data_ptr() != address:
+        return None
+    return largest if bound else spikes
 
 
 def _pack(tensor: torch.Tensor):
     record = _RECORD.get()
     if record is None or not tensor.is_floating_point():
         return tensor
-    address = tensor.untyped_storage().data_ptr()
-    ref = record.outputs.get(address)
-    spikes = ref() if ref is not None else None
-    if spikes is None or spikes.untyped_storage().data_ptr() != address:
+    if _recorded(record, tensor) is None:
         return tensor
-    copies = record.packed.setdefault(address, {})
+    copies = record.packed.setdefault(tensor.untyped_storage().data_ptr(), {})
+    storage = tensor.untyped_storage()
+    if "storage" in copies:  # kept whole already: every view of it reads from that copy
+        return PackedView(copies["storage"], tensor)
+    if storage.nbytes() == tensor.numel() * tensor.element_size():
+        # the view covers its whole storage (a reshaped, permuted or chunked spike output):
+        # one copy of the storage serves every view of it
+        whole = copies.get("storage")
+        if whole is None:
+            whole = copies["storage"] = PackedSpikes(_whole_storage(tensor))
+        return PackedView(whole, tensor)
     view = (tensor.storage_offset(), tuple(tensor.shape), tensor.stride(), tensor.dtype)
     packed = copies.get(view)
     if packed is None:
@@ -91,8 +196,21 @@ def _pack(tensor: torch.Tensor):
     return packed
 
 
+class PackedView:
+    """A saved view of a spike storage kept whole as ``int8`` (:class:`PackedSpikes`)."""
+
+    __slots__ = ("whole", "shape", "stride", "offset")
+
+    def __init__(self, whole: PackedSpikes, tensor: torch.Tensor):
+        self.whole = whole
+        self.shape, self.stride, self.offset = tuple(tensor.shape), tensor.stride(), tensor.storage_offset()
+
+    def unpack(self) -> torch.Tensor:
+        return self.whole.values.as_strided(self.shape, self.stride, self.offset).to(self.whole.dtype)
+
+
 def _unpack(saved):
-    return saved.unpack() if isinstance(saved, PackedSpikes) else saved
+    return saved.unpack() if isinstance(saved, (PackedSpikes, PackedView)) else saved
 
 
 @contextlib.contextmanager
@@ -134,7 +252,8 @@ def saved_activation_bytes(step, compact: bool = True) -> int:
 
     def pack(tensor):
         saved = _pack(tensor) if compact else tensor
-        kept = saved.values if isinstance(saved, PackedSpikes) else saved
+        kept = (saved.values if isinstance(saved, PackedSpikes) else
+                saved.whole.values if isinstance(saved, PackedView) else saved)
         storages[kept.untyped_storage().data_ptr()] = kept.untyped_storage().nbytes()
         return saved
 

@@ -26,6 +26,8 @@ import torch
 from torch import nn
 
 from ._backends import BACKENDS, make_params, run_lif
+from ._spiking import SpikingLayer
+from .fused_norm import normalised_lif
 from .surrogate import Surrogate
 
 __all__ = ["lif", "LIF", "TernaryLIF", "SPIKE_CODES", "check_spike_code", "input_neuron",
@@ -107,24 +109,6 @@ def lif(
     return (spikes, v) if return_v else spikes
 
 
-class SpikingLayer(nn.Module):
-    """Marker base class of every layer whose output is a spike tensor, time first.
-
-    :func:`spiking_layers` finds these, so spike statistics and energy
-    estimates see every kind of spiking neuron (LIF, the SSM's stochastic
-    sampler...). A subclass may take a boolean ``mask`` of shape ``[T, B]`` as
-    its second forward argument, marking the steps that are real data (not
-    padding); statistics then count only those steps.
-
-    ``populations`` is how many neurons stand behind each output entry (2 for
-    the ON/OFF pair of :class:`TernaryLIF`, whose output is ``ON − OFF``).
-    Statistics count a spike per nonzero entry (``|s|``) and divide by
-    ``populations`` neurons per entry.
-    """
-
-    populations = 1
-
-
 class LIF(SpikingLayer):
     """Multi-step leaky integrate-and-fire neuron: ``[T, ...]`` in, spikes ``[T, ...]`` out.
 
@@ -185,9 +169,26 @@ class LIF(SpikingLayer):
         self.return_v = return_v
         self.fixed = tuple(fixed)
 
-    def forward(self, x: torch.Tensor):
-        return lif(x, **{name: getattr(self, name) for name in NEURON_PARAMS},
-                   return_v=self.return_v)
+    def forward(self, x: torch.Tensor, norm: nn.Module | None = None,
+                layer: nn.Module | None = None):
+        """Spikes for the input current ``x`` ``[T, ...]``.
+
+        With ``norm`` (a batch-norm layer), the neuron fires on ``norm(x)``,
+        or on ``norm(layer(x))`` with a ``layer`` (a convolution, a linear
+        map), time folded into the batch for both. In training, the norm's
+        output (and the layer's) is recomputed in backward instead of kept
+        (:mod:`snnsk.fused_norm`; the same values and gradients as the layers
+        called one after the other).
+        """
+        params = {name: getattr(self, name) for name in NEURON_PARAMS}
+        if norm is None:
+            if layer is not None:
+                raise ValueError("a layer before the neuron is fused only with a norm")
+            return lif(x, **params, return_v=self.return_v)
+        if self.return_v:
+            raise ValueError("a LIF with return_v=True takes no norm (it returns spikes only)")
+        backend = params.pop("backend")
+        return normalised_lif(x, norm, make_params(**params), backend, layer=layer)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{name}={getattr(self, name)!r}" for name in NEURON_PARAMS)

@@ -116,3 +116,29 @@ def test_vectorised_float32_exp_is_within_two_ulp_over_its_range():
     out64 = np.empty_like(z64)
     exp_all(z64, out64)
     np.testing.assert_allclose(out64, np.exp(z64), rtol=4e-16, atol=0)
+
+
+def test_a_repeated_input_keeps_one_step_not_the_potentials():
+    """Direct encoding feeds the same current at every step (a stride-0 view): backward keeps
+    that one step and recomputes the potentials, with the gradients of the copied input."""
+    from snnsk.memory import saved_activation_bytes
+
+    torch.manual_seed(0)
+    z = (torch.randn(2, 3, 5) + 0.6).requires_grad_()
+    grad = torch.randn(4, 2, 3, 5)
+
+    def spikes_of(x):
+        return lif(x, backend="cpu", tau=2.0, threshold=0.5, surrogate="sigmoid")
+
+    repeated = spikes_of(z.unsqueeze(0).expand(4, -1, -1, -1))
+    (repeated * grad).sum().backward()
+    via_repeat = z.grad.clone()
+    z.grad = None
+    copied = spikes_of(z.unsqueeze(0).expand(4, -1, -1, -1).contiguous())
+    (copied * grad).sum().backward()
+    assert torch.equal(repeated, copied) and 0 < repeated.mean() < 1
+    torch.testing.assert_close(via_repeat, z.grad, rtol=1e-6, atol=1e-7)
+    step = 2 * 3 * 5 * 4  # bytes of one float32 step
+    kept = saved_activation_bytes(lambda: spikes_of(z.unsqueeze(0).expand(4, -1, -1, -1)).sum(),
+                                  compact=False)
+    assert kept == step  # the potentials would be 4 steps

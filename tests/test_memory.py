@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from snnsk.losses import TETLoss
-from snnsk.memory import compact_saved_spikes, saved_activation_bytes
+from snnsk.memory import compact_saved_spikes, mark_spikes, saved_activation_bytes
 from snnsk.models.spikformer import SpikingViT
 from snnsk.neurons import LIF, SpikingLayer, TernaryLIF
 
@@ -109,3 +109,59 @@ def test_a_new_output_at_a_freed_outputs_address_is_packed_anew():
     loss.backward()
     # dL/dw = first + second, each as it was when saved
     torch.testing.assert_close(w.grad, torch.ones(3))
+
+
+def test_spikes_read_through_a_view_after_the_output_is_dropped_are_packed():
+    """A consumer that keeps a reshaped view of spikes whose output tensor object is gone
+    (the tokenizer's convolutions read ``x.reshape(T * B, ...)``) still keeps them as int8."""
+    neuron, linear = LIF(backend="cpu"), nn.Linear(5, 4, bias=False)
+    x = torch.randn(3, 2, 5, requires_grad=True)
+
+    def step():
+        flat = neuron(x).reshape(6, 5)  # the output object itself is dropped here
+        return linear(flat).sum()
+
+    # H (30 float32) + the spikes (30) + the weight (20 float32)
+    assert saved_activation_bytes(step, compact=True) == 4 * 30 + 1 * 30 + 4 * 20
+
+
+def test_marked_products_of_spikes_are_packed_and_real_inputs_are_not():
+    neuron, w = LIF(backend="cpu", threshold=0.5), torch.randn(3, 2, 5, requires_grad=True)
+    x = torch.randn(3, 2, 5, requires_grad=True)
+
+    def product(of_spikes):
+        def step():
+            a = neuron(x)
+            b = neuron(x * 2) if of_spikes else torch.relu(x * 2)
+            return (mark_spikes(a * b, a, b) * w).sum()  # mul by w keeps a * b
+        return step
+
+    spiking, real = product(True), product(False)
+    base = 2 * 4 * 30  # the two neurons' potentials, or one potential and the relu's input
+    assert saved_activation_bytes(spiking, compact=True) == (
+        base + 2 * 1 * 30 + 1 * 30 + 4 * 30)  # a, b, a * b as int8; w
+    # with a real factor, a * b stays float; a (int8) and relu's output (float) as usual
+    assert saved_activation_bytes(real, compact=True) > saved_activation_bytes(spiking, compact=True)
+    with compact_saved_spikes():
+        a = neuron(x)
+        c = torch.relu(x)
+        loss = (mark_spikes(a * c, a, c) * w).sum()  # real values: must not become int8
+    loss.backward()
+    torch.testing.assert_close(w.grad, (neuron(x) * torch.relu(x)).detach())
+
+
+def test_views_of_one_storage_share_one_int8_copy():
+    """Q, K and V are chunks of one spike tensor: kept once, not once per chunk."""
+    neuron = LIF(backend="cpu", threshold=0.5)
+    x = torch.randn(3, 2, 12, requires_grad=True)
+    w = torch.randn(3, 2, 12, requires_grad=True)  # s * w then keeps s (as int8) and w
+
+    def whole_then_chunks():
+        s = neuron(x)
+        q, k, v = s.chunk(3, dim=-1)
+        return (s * w).sum() + (q * k * v).sum()  # s * w keeps s; the products keep the chunks
+
+    kept = saved_activation_bytes(whole_then_chunks, compact=True)
+    without_chunks = saved_activation_bytes(lambda: (neuron(x) * w).sum(), compact=True)
+    # the chunk products also keep q * k (float, not marked): one [3, 2, 4] float32 tensor
+    assert kept == without_chunks + 4 * 3 * 2 * 4

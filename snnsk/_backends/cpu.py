@@ -576,6 +576,35 @@ class LIFFunction(torch.autograd.Function):
         return torch.from_numpy(grad_x), None, None
 
 
+class RepeatedInputLIF(torch.autograd.Function):
+    """The LIF of one input repeated at every step, keeping that input instead of ``T`` potentials.
+
+    A directly encoded image drives the first neurons with the same current
+    at every step (``x`` expanded over time, no copy). Keeping the pre-reset
+    potentials would keep ``T`` full tensors; this keeps the one input and
+    runs the forward kernel again in backward (the same kernel on the same
+    input: the same potentials, bit for bit).
+    """
+
+    @staticmethod
+    def forward(ctx, x, p: LIFParams):
+        ctx.p = p
+        ctx.save_for_backward(x)  # a stride-0 view: its storage is one step's
+        return run_fused(x, p, False, LIFFunction, _run_forward)[0]
+
+    @staticmethod
+    def backward(ctx, grad_spikes):
+        x, = ctx.saved_tensors
+        with torch.enable_grad():
+            x = x.detach().requires_grad_()
+            spikes, _ = run_fused(x, ctx.p, False, LIFFunction, _run_forward)
+        grad_x, = torch.autograd.grad(spikes, x, grad_spikes)
+        return grad_x, None
+
+
 def lif_cpu(x: torch.Tensor, p: LIFParams, return_v: bool = False):
     """Fused LIF over ``x`` of shape ``[T, ...]``; returns ``(spikes, v or None)``."""
+    if (x.dim() > 1 and x.shape[0] > 1 and x.stride(0) == 0 and not return_v
+            and torch.is_grad_enabled() and x.requires_grad):
+        return RepeatedInputLIF.apply(x, p), None
     return run_fused(x, p, return_v, LIFFunction, _run_forward)

@@ -33,7 +33,9 @@ from sklearn.utils.validation import (check_consistent_length, check_is_fitted, 
                                       validate_data)
 from skorch.utils import to_numpy
 
+from .._allocator import keep_freed_memory
 from ..losses import LOSSES, MeanOverTimeLoss, TETLoss
+from ..memory import compact_saved_spikes
 from ..neurons import LIF, NEURON_PARAMS, set_neuron_params, spiking_layers
 from .recalibration import recalibrate_batch_norm
 from .streaming import StreamedSamples, first_sample, is_stream, loader_params, stream_labels
@@ -150,6 +152,16 @@ class SpikingMixin:
             # an int seed picks the subset; a RandomState is not consumed for it
             seed = int(self.random_state) if isinstance(self.random_state, numbers.Integral) else 0
             recalibrate_batch_norm(self, X, y, max_samples=self._recalibration_samples, seed=seed)
+
+    def partial_fit(self, X, y=None, *args, **fit_params):
+        keep_freed_memory()  # see snnsk._allocator: no page faults for every step's activations
+        return super().partial_fit(X, y, *args, **fit_params)
+
+    def train_step_single(self, batch, **fit_params):
+        # Spikes kept for backward as int8 (exactly the same values, so the same gradients):
+        # at T steps a spiking network keeps T times the activations of its non-spiking twin.
+        with compact_saved_spikes():
+            return super().train_step_single(batch, **fit_params)
 
     def get_iterator(self, dataset, training=False):
         """skorch's loader over ``dataset``, with the collate function streamed sequences need.

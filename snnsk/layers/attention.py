@@ -33,10 +33,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..memory import mark_spikes
 from ..neurons import LIF, input_neuron
 from ..opcount import count_elementwise, count_macs, count_matmul, count_scaling, counting
 from .dense import Linear
-from .linear import LinearBN
+from .linear import LinearBN, fire
 
 __all__ = ["CausalSelfAttention", "KVCache", "causal_linear_attention", "causal_mask",
            "head_decay_rates", "SpikingSelfAttention", "SpikeDrivenSelfAttention",
@@ -324,9 +325,38 @@ class _HeadedAttention(nn.Module):
 
     @staticmethod
     def _merge_heads(x: torch.Tensor) -> torch.Tensor:
-        # [T, B, h, N, d] -> [T, B, N, E]
+        # [T, B, h, N, d] -> [T, B, N, E]; the copy the reshape makes of spikes is spikes
         t, b, h, n, d = x.shape
-        return x.transpose(2, 3).reshape(t, b, n, h * d)
+        return mark_spikes(x.transpose(2, 3).reshape(t, b, n, h * d), x)
+
+
+class _ScoresTimesValues(torch.autograd.Function):
+    """``(Q Kᵀ) V``, keeping ``Q, K, V`` for backward and computing the scores ``Q Kᵀ`` again there.
+
+    The score matrices (``[..., N, N]``, ``N / d`` times the size of ``Q``) are
+    the largest tensors of spiking self-attention, and autograd's composition
+    keeps them in float; binary ``Q, K, V`` are kept as int8
+    (:mod:`snnsk.memory`), and the scores cost one more product in backward.
+    The same products in the same order as the composition.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v):
+        ctx.save_for_backward(q, k, v)
+        return (q @ k.transpose(-2, -1)) @ v
+
+    @staticmethod
+    def backward(ctx, grad):
+        q, k, v = ctx.saved_tensors
+        need_q, need_k, need_v = ctx.needs_input_grad
+        grad_q = grad_k = grad_v = None
+        if need_v:
+            grad_v = (q @ k.transpose(-2, -1)).transpose(-2, -1) @ grad
+        if need_q or need_k:
+            grad_scores = grad @ v.transpose(-2, -1)
+            grad_q = grad_scores @ k if need_q else None
+            grad_k = grad_scores.transpose(-2, -1) @ q if need_k else None
+        return grad_q, grad_k, grad_v
 
 
 class SpikingSelfAttention(_HeadedAttention):
@@ -359,13 +389,16 @@ class SpikingSelfAttention(_HeadedAttention):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # one Linear + BN for Q, K and V: BN is per channel, so this equals three separate ones
         q, k, v = (self._split_heads(part)
-                   for part in self.qkv_neuron(self.qkv(x)).chunk(3, dim=-1))
-        scores = q @ k.transpose(-2, -1)
+                   for part in fire(self.qkv_neuron, self.qkv, x).chunk(3, dim=-1))
         if counting():
+            scores = q @ k.transpose(-2, -1)
             count_matmul("scores", q, k.transpose(-2, -1))
             count_matmul("values", scores, v)
-        y = self.attention_neuron((scores @ v) * self.scale)
-        return self.proj_neuron(self.proj(self._merge_heads(y)))
+            product = scores @ v
+        else:
+            product = _ScoresTimesValues.apply(q, k, v)
+        y = self.attention_neuron(product * self.scale)
+        return fire(self.proj_neuron, self.proj, self._merge_heads(y))
 
 
 class SpikeDrivenSelfAttention(_HeadedAttention):
@@ -393,9 +426,9 @@ class SpikeDrivenSelfAttention(_HeadedAttention):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = (self._split_heads(part) for part in
-                   self.qkv_neuron(self.qkv(self.input_neuron(x))).chunk(3, dim=-1))
+                   fire(self.qkv_neuron, self.qkv, self.input_neuron(x)).chunk(3, dim=-1))
         kv = self.attention_neuron((k * v).sum(dim=-2, keepdim=True))
-        y = q * kv
+        y = mark_spikes(q * kv, q, kv)
         if counting():
             # Σ_tokens K ⊙ V is the diagonal of Kᵀ V: only those outputs are computed
             diagonal = torch.eye(k.shape[-1], dtype=torch.bool, device=k.device)
@@ -427,14 +460,14 @@ class QKTokenAttention(_HeadedAttention):
         self.proj_neuron = LIF(**neuron)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, k = (self._split_heads(part) for part in self.qk_neuron(self.qk(x)).chunk(2, dim=-1))
+        q, k = (self._split_heads(part) for part in fire(self.qk_neuron, self.qk, x).chunk(2, dim=-1))
         mask = self.attention_neuron(q.sum(dim=-1, keepdim=True))
-        y = mask * k
+        y = mark_spikes(mask * k, mask, k)
         if counting():
             count_matmul("token_scores", q, torch.ones(q.shape[-1], 1, dtype=q.dtype,
                                                        device=q.device))
             count_elementwise("mask", mask, k)
-        return self.proj_neuron(self.proj(self._merge_heads(y)))
+        return fire(self.proj_neuron, self.proj, self._merge_heads(y))
 
 
 #: The vision attention variants by name.

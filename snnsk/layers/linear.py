@@ -12,14 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["TokenBatchNorm", "LinearBN", "time_folded"]
+from ..fused_norm import time_folded
 
-
-def time_folded(layer, x: torch.Tensor) -> torch.Tensor:
-    """Apply ``layer`` (a module or callable on ``[N, ...]``) to ``x`` of shape ``[T, B, ...]`` with time folded into the batch."""
-    t, b = x.shape[:2]
-    y = layer(x.reshape(t * b, *x.shape[2:]))
-    return y.reshape(t, b, *y.shape[1:])
+__all__ = ["TokenBatchNorm", "LinearBN", "time_folded", "fire"]
 
 
 class TokenBatchNorm(nn.BatchNorm1d):
@@ -29,7 +24,12 @@ class TokenBatchNorm(nn.BatchNorm1d):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+        return super().forward(self.fold_time(x)).reshape(x.shape)
+
+    @staticmethod
+    def fold_time(x: torch.Tensor) -> torch.Tensor:
+        """``[..., C]`` as the ``[samples, C]`` matrix the statistics are taken over."""
+        return x.reshape(-1, x.shape[-1])
 
 
 class LinearBN(nn.Sequential):
@@ -43,3 +43,15 @@ class LinearBN(nn.Sequential):
     def __init__(self, in_features: int, out_features: int):
         super().__init__(nn.Linear(in_features, out_features, bias=False),
                          TokenBatchNorm(out_features))
+
+
+def fire(neuron: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``neuron(layer(x))``, a :class:`LinearBN`'s norm handed to the neuron.
+
+    A LIF neuron given the norm recomputes the norm's output in backward
+    instead of keeping it (:mod:`snnsk.fused_norm`): the same values and
+    gradients for less activation memory.
+    """
+    if isinstance(layer, LinearBN):
+        return neuron(layer[0](x), norm=layer[1])
+    return neuron(layer(x))

@@ -28,8 +28,9 @@ from torch import nn
 from .._validation import check_int
 from ..encoding import bin_frames
 from ..layers.attention import VISION_ATTENTION, vision_attention
-from ..layers.linear import LinearBN
+from ..layers.linear import LinearBN, fire
 from ..layers.patch import SpikingPatchSplit, auto_patch_size
+from ..memory import mark_spike_sum
 from ..neurons import LIF, set_neuron_params
 
 __all__ = ["SpikingViT", "SpikingMLPBlock", "SpikingViTBlock"]
@@ -60,8 +61,10 @@ class SpikingMLPBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.input_neuron is not None:
             x = self.input_neuron(x)
-        y = self.fc2(self.hidden_neuron(self.fc1(x)))
-        return y if self.output_neuron is None else self.output_neuron(y)
+        hidden = fire(self.hidden_neuron, self.fc1, x)
+        if self.output_neuron is None:
+            return self.fc2(hidden)
+        return fire(self.output_neuron, self.fc2, hidden)
 
 
 class SpikingViTBlock(nn.Module):
@@ -74,8 +77,11 @@ class SpikingViTBlock(nn.Module):
                                    **neuron)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attention(x)
-        return x + self.mlp(x)
+        # a stream of spike counts ('ssa', 'qk') is recorded as such, to be kept as int8
+        attended = self.attention(x)
+        x = mark_spike_sum(x + attended, x, attended)
+        transformed = self.mlp(x)
+        return mark_spike_sum(x + transformed, x, transformed)
 
 
 def _pair(name, value) -> tuple[int, int]:

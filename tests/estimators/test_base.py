@@ -152,3 +152,32 @@ def test_bad_input_raises_clear_errors(fitted):
         SpikingMLPClassifier(max_epochs=1).fit(X)
     with pytest.raises(ValueError, match="Unknown label type"):
         SpikingMLPClassifier(max_epochs=1).fit(X[:20], np.linspace(0, 1, 20))
+
+
+def test_training_keeps_spikes_compact_and_the_result_is_unchanged():
+    """Each training step runs inside compact_saved_spikes (spikes kept as int8), with exactly
+    the weights a plain step gives."""
+    from sklearn.datasets import load_digits
+
+    from snnsk import memory
+    from snnsk.estimators.base import SpikingMixin
+
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:96] / 16).astype(np.float32), y[:96]
+
+    def fitted(compact):
+        est = SpikingMLPClassifier(hidden_layer_sizes=(16,), max_epochs=1, random_state=0)
+        if not compact:  # skorch's own step, without the block
+            est.train_step_single = lambda batch, **kw: super(
+                SpikingMixin, est).train_step_single(batch, **kw)
+        est.fit(X, y)
+        blocks = []
+        est.module_.register_forward_hook(
+            lambda module, *_: blocks.append(module.training and memory._RECORD.get() is not None))
+        est.partial_fit(X, y)
+        return est, blocks
+
+    (compact, blocks), (plain, plain_blocks) = fitted(True), fitted(False)
+    assert blocks and blocks[0] and not any(plain_blocks)
+    for a, b in zip(compact.module_.parameters(), plain.module_.parameters()):
+        assert torch.equal(a, b)
