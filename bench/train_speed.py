@@ -51,7 +51,7 @@ import speed_common as sc  # noqa: E402
 
 from snnsk import SpikingMLPClassifier, SpikingViTClassifier  # noqa: E402
 from snnsk.losses import TETLoss  # noqa: E402
-from snnsk.fused_norm import apply_norm, time_folded  # noqa: E402
+from snnsk.fused_norm import drive  # noqa: E402
 from snnsk.memory import compact_saved_spikes, saved_activation_bytes  # noqa: E402
 from snnsk.neurons import SpikingLayer  # noqa: E402
 
@@ -68,9 +68,7 @@ class Rectifier(nn.Module):
     """The non-spiking stand-in for a spiking layer: ``ReLU(x)`` (of ``norm(layer(x))`` when given, as a LIF takes them), the padding mask applied."""
 
     def forward(self, x, mask=None, norm=None, layer=None):
-        if layer is not None:
-            x = time_folded(layer, x)
-        y = torch.relu(x if norm is None else apply_norm(norm, x))
+        y = torch.relu(drive(x, norm, layer))
         if mask is not None:
             y = y * mask.reshape(*mask.shape, *([1] * (y.dim() - 2))).to(y.dtype)
         return y

@@ -39,7 +39,7 @@ from ._backends import LIFParams, resolve_backend, run_lif
 from ._backends.cpu_norm import normalised_backward_into
 from .memory import mark_spikes, packed_spikes
 
-__all__ = ["normalised_lif", "apply_norm", "time_folded"]
+__all__ = ["normalised_lif", "apply_norm", "drive", "time_folded"]
 
 
 def _fold(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -58,22 +58,37 @@ def apply_norm(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return norm(_fold(norm, x)).reshape(x.shape)
 
 
+def _channels_last(z: torch.Tensor) -> bool:
+    # the norm's input is contiguous or a channels-last image batch (see _layer_output)
+    return z.dim() == 4 and not z.is_contiguous()
+
+
 def _rows(t: torch.Tensor, steps: int) -> torch.Tensor:
     """``t`` (the norm's layout, time outermost in its first axis) as ``[T, N]`` in memory order."""
-    if t.dim() == 4 and not t.is_contiguous():  # channels-last, as the backward makes sure
-        t = t.permute(0, 2, 3, 1)
-    return t.view(steps, -1)
+    return (t.permute(0, 2, 3, 1) if _channels_last(t) else t).view(steps, -1)
 
 
 def _matching_layout(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """``t`` (shaped like ``z``) in ``z``'s memory layout (a no-op when it is already)."""
-    channels_last = z.dim() == 4 and not z.is_contiguous()
-    return t.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    return t.contiguous(memory_format=torch.channels_last if _channels_last(z)
+                        else torch.contiguous_format)
 
 
 def _channel_run(z: torch.Tensor) -> int:
     """Consecutive columns of :func:`_rows` that share a channel (1: channels innermost)."""
-    return math.prod(z.shape[2:]) if z.is_contiguous() else 1
+    return 1 if _channels_last(z) else math.prod(z.shape[2:])
+
+
+def drive(x: torch.Tensor, norm: nn.Module | None = None,
+          layer: nn.Module | None = None) -> torch.Tensor:
+    """``norm(layer(x))`` for the time-first ``x``, each step's layers in turn, nothing fused.
+
+    What a neuron called as ``neuron(x, norm=norm, layer=layer)`` is driven by
+    (a stand-in for the neuron, such as a non-spiking twin's ReLU, takes the
+    same arguments through this).
+    """
+    z = time_folded(layer, x) if layer is not None else x
+    return z if norm is None else apply_norm(norm, z)
 
 
 def _fusable(norm: nn.Module, x: torch.Tensor, p: LIFParams, backend: str, layer) -> bool:
@@ -93,7 +108,10 @@ def _fusable(norm: nn.Module, x: torch.Tensor, p: LIFParams, backend: str, layer
 
 
 def _statistics_arguments(norm: nn.modules.batchnorm._BatchNorm):
-    """``(use batch statistics, momentum, running mean, running var)`` as ``_BatchNorm.forward`` computes them."""
+    """``(use batch statistics, momentum, running mean, running var)`` as ``_BatchNorm.forward`` computes them.
+
+    Like that forward, counts the batch in ``num_batches_tracked`` when training.
+    """
     momentum = 0.0 if norm.momentum is None else norm.momentum
     if norm.training and norm.track_running_stats and norm.num_batches_tracked is not None:
         norm.num_batches_tracked.add_(1)
@@ -135,13 +153,13 @@ class _NormalisedLIF(torch.autograd.Function):
             batch_statistics, norm.eps, p, layer, norm)
         ctx.steps = time_shape[0]
         if batch_statistics:
-            scale = invstd if weight is None else invstd * weight
             statistics = (mean, invstd)
         else:
             # the running statistics of this call (training may change them before backward)
             statistics = (running_mean.clone(), running_var.clone())
-            scale = torch.rsqrt(statistics[1] + norm.eps)
-            scale = scale if weight is None else scale * weight
+            invstd = torch.rsqrt(statistics[1] + norm.eps)
+        # the normalisation as a per-channel affine map, for the kernel
+        scale = invstd if weight is None else invstd * weight
         shift = -statistics[0] * scale
         if bias is not None:
             shift = shift + bias
@@ -223,8 +241,7 @@ def normalised_lif(x: torch.Tensor, norm: nn.Module, p: LIFParams, backend: str 
     layers run one after the other.
     """
     if not _fusable(norm, x, p, backend, layer):
-        z = time_folded(layer, x) if layer is not None else x
-        return run_lif(apply_norm(norm, z), p, backend)[0]
+        return run_lif(drive(x, norm, layer), p, backend)[0]
     if layer is None:
         norm._check_input_dim(_fold(norm, x))
     params = tuple(layer.parameters()) if layer is not None else ()

@@ -55,7 +55,8 @@ class _Record:
     def __init__(self):
         # storage address -> (the spike tensor's root, the largest |value| it can hold)
         self.outputs: dict[int, tuple[weakref.ref, int]] = {}
-        # storage address -> {view: its int8 copy}: one copy per view, however often saved
+        # storage address -> {"storage": one int8 copy of it all} or, for views that do not
+        # cover it, {view: its int8 copy}: one copy however often saved
         self.packed: dict[int, dict[tuple, PackedSpikes]] = {}
 
 
@@ -139,25 +140,26 @@ def packed_spikes(tensor: torch.Tensor) -> torch.Tensor | None:
     For an autograd function that saves its own spike output: saving this
     int8 view instead shares the one copy that every later layer saving the
     same spikes keeps too, and backward reads it without a float copy.
-    ``None`` outside a block, for a tensor not recorded as spikes, or for a
-    view that does not cover its whole storage.
+    ``None`` outside a block, for a tensor not recorded as spikes, or while
+    no view covering its whole storage has been packed.
     """
     record = _RECORD.get()
-    if record is None or _recorded(record, tensor) is None:
-        return None
+    whole = None if record is None or _recorded(record, tensor) is None else _whole_copy(
+        record, tensor)
+    return None if whole is None else PackedView(whole, tensor).values()
+
+
+def _whole_copy(record: _Record, tensor: torch.Tensor) -> PackedSpikes | None:
+    """The one int8 copy of the recorded spike storage ``tensor`` shows: made when ``tensor``
+    covers that storage exactly (a reshaped, permuted or chunked spike output), then shared by
+    every view of it; ``None`` while no view has covered it."""
     storage = tensor.untyped_storage()
-    if storage.nbytes() != tensor.numel() * tensor.element_size():
-        return None
     copies = record.packed.setdefault(storage.data_ptr(), {})
     whole = copies.get("storage")
-    if whole is None:
-        whole = copies["storage"] = PackedSpikes(_whole_storage(tensor))
-    return whole.values.as_strided(tuple(tensor.shape), tensor.stride(), tensor.storage_offset())
-
-
-def _whole_storage(tensor: torch.Tensor) -> torch.Tensor:
-    """A flat tensor over all of ``tensor``'s storage (which ``tensor`` covers exactly)."""
-    return tensor.new_empty(0).set_(tensor.untyped_storage(), 0, (tensor.numel(),), (1,))
+    if whole is None and storage.nbytes() == tensor.numel() * tensor.element_size():
+        flat = tensor.new_empty(0).set_(storage, 0, (tensor.numel(),), (1,))
+        whole = copies["storage"] = PackedSpikes(flat)
+    return whole
 
 
 def _recorded(record: _Record, tensor: torch.Tensor, bound: bool = False):
@@ -174,21 +176,12 @@ def _recorded(record: _Record, tensor: torch.Tensor, bound: bool = False):
 
 def _pack(tensor: torch.Tensor):
     record = _RECORD.get()
-    if record is None or not tensor.is_floating_point():
+    if record is None or _recorded(record, tensor) is None:
         return tensor
-    if _recorded(record, tensor) is None:
-        return tensor
-    copies = record.packed.setdefault(tensor.untyped_storage().data_ptr(), {})
-    storage = tensor.untyped_storage()
-    if "storage" in copies:  # kept whole already: every view of it reads from that copy
-        return PackedView(copies["storage"], tensor)
-    if storage.nbytes() == tensor.numel() * tensor.element_size():
-        # the view covers its whole storage (a reshaped, permuted or chunked spike output):
-        # one copy of the storage serves every view of it
-        whole = copies.get("storage")
-        if whole is None:
-            whole = copies["storage"] = PackedSpikes(_whole_storage(tensor))
+    whole = _whole_copy(record, tensor)
+    if whole is not None:
         return PackedView(whole, tensor)
+    copies = record.packed[tensor.untyped_storage().data_ptr()]
     view = (tensor.storage_offset(), tuple(tensor.shape), tensor.stride(), tensor.dtype)
     packed = copies.get(view)
     if packed is None:
@@ -205,8 +198,12 @@ class PackedView:
         self.whole = whole
         self.shape, self.stride, self.offset = tuple(tensor.shape), tensor.stride(), tensor.storage_offset()
 
+    def values(self) -> torch.Tensor:
+        """The view's int8 values."""
+        return self.whole.values.as_strided(self.shape, self.stride, self.offset)
+
     def unpack(self) -> torch.Tensor:
-        return self.whole.values.as_strided(self.shape, self.stride, self.offset).to(self.whole.dtype)
+        return self.values().to(self.whole.dtype)
 
 
 def _unpack(saved):

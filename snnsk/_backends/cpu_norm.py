@@ -95,7 +95,7 @@ def backward_kernel(code: int, hard: bool, decay_input: bool):
                         sg = _surrogate_grad(code, alpha, hj - threshold, one, two, half_pi)
                         # through_reset is 0 with detach_reset: the reset carries no gradient
                         if hard:
-                            quiet = zero if st[j] != zero else one
+                            quiet = zero if st[j] != 0 else one
                             dv_dh = quiet + through_reset * (v_reset - hj) * sg
                         else:
                             dv_dh = one - through_reset * threshold * sg

@@ -134,45 +134,57 @@ def _autocast_dtype(x: torch.Tensor):
 
 
 class _MaskedAttention(torch.autograd.Function):
-    """``(Q Kᵀ ⊙ M) V`` for a constant mask ``M``, the masking done in place.
+    """``(Q Kᵀ ⊙ M) V`` for a constant mask ``M`` (or none), the masking done in place.
 
     The score matrices (``[..., Lq, Lk]``, ``Lk / d`` times larger than Q, K
     and V) are the largest tensors of the attention; autograd's composition
     allocates four of them per call (scores, masked scores, and their two
-    gradients), this two. Same products, same order: equal to the composition.
+    gradients), this two. With ``keep_scores=False`` it keeps none for
+    backward and computes ``Q Kᵀ`` again there (spiking self-attention, whose
+    binary ``Q, K, V`` are kept as int8 by :mod:`snnsk.memory`: the scores
+    would be most of its activation memory). Same products, same order:
+    equal to the composition.
     """
 
     @staticmethod
-    def forward(ctx, q, k, v, mask):
+    def forward(ctx, q, k, v, mask, keep_scores=True):
         # Under an autocast the products run in its dtype (binary Q, K, V are exact in
         # bfloat16), the output in the inputs' dtype; backward computes in the same dtype.
         dtype = _autocast_dtype(q)
         ctx.dtypes = (q.dtype, k.dtype, v.dtype)
         q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
-        mask = mask.to(dtype)
+        mask = mask.to(dtype) if mask is not None else None
         with torch.autocast(q.device.type, enabled=False):
-            scores = q @ k.transpose(-2, -1)
-            scores.mul_(mask)
+            scores = _masked_scores(q, k, mask)
             out = scores @ v
-        ctx.save_for_backward(q, k, v, scores, mask)
+        ctx.keep_scores = keep_scores
+        ctx.save_for_backward(q, k, v, mask, scores if keep_scores else None)
         return out.to(ctx.dtypes[0])
 
     @staticmethod
     def backward(ctx, grad):
-        q, k, v, scores, mask = ctx.saved_tensors
+        q, k, v, mask, scores = ctx.saved_tensors
         need_q, need_k, need_v = ctx.needs_input_grad[:3]
-        grad = grad.to(scores.dtype)
+        grad = grad.to(q.dtype)
         grad_q = grad_k = grad_v = None
         if need_v:
+            if scores is None:
+                scores = _masked_scores(q, k, mask)
             grad_v = (scores.transpose(-2, -1) @ grad).to(ctx.dtypes[2])
         if need_q or need_k:
             grad_scores = grad @ v.transpose(-2, -1)
-            grad_scores.mul_(mask)
+            if mask is not None:
+                grad_scores.mul_(mask)
             if need_q:
                 grad_q = (grad_scores @ k).to(ctx.dtypes[0])
             if need_k:
                 grad_k = (grad_scores.transpose(-2, -1) @ q).to(ctx.dtypes[1])
-        return grad_q, grad_k, grad_v, None
+        return grad_q, grad_k, grad_v, None, None
+
+
+def _masked_scores(q, k, mask):
+    scores = q @ k.transpose(-2, -1)
+    return scores.mul_(mask) if mask is not None else scores
 
 
 def _count_linear_attention(q, k, v, scores, decayed):
@@ -330,35 +342,6 @@ class _HeadedAttention(nn.Module):
         return mark_spikes(x.transpose(2, 3).reshape(t, b, n, h * d), x)
 
 
-class _ScoresTimesValues(torch.autograd.Function):
-    """``(Q Kᵀ) V``, keeping ``Q, K, V`` for backward and computing the scores ``Q Kᵀ`` again there.
-
-    The score matrices (``[..., N, N]``, ``N / d`` times the size of ``Q``) are
-    the largest tensors of spiking self-attention, and autograd's composition
-    keeps them in float; binary ``Q, K, V`` are kept as int8
-    (:mod:`snnsk.memory`), and the scores cost one more product in backward.
-    The same products in the same order as the composition.
-    """
-
-    @staticmethod
-    def forward(ctx, q, k, v):
-        ctx.save_for_backward(q, k, v)
-        return (q @ k.transpose(-2, -1)) @ v
-
-    @staticmethod
-    def backward(ctx, grad):
-        q, k, v = ctx.saved_tensors
-        need_q, need_k, need_v = ctx.needs_input_grad
-        grad_q = grad_k = grad_v = None
-        if need_v:
-            grad_v = (q @ k.transpose(-2, -1)).transpose(-2, -1) @ grad
-        if need_q or need_k:
-            grad_scores = grad @ v.transpose(-2, -1)
-            grad_q = grad_scores @ k if need_q else None
-            grad_k = grad_scores.transpose(-2, -1) @ q if need_k else None
-        return grad_q, grad_k, grad_v
-
-
 class SpikingSelfAttention(_HeadedAttention):
     """Spikformer's spiking self-attention (SSA).
 
@@ -396,7 +379,7 @@ class SpikingSelfAttention(_HeadedAttention):
             count_matmul("values", scores, v)
             product = scores @ v
         else:
-            product = _ScoresTimesValues.apply(q, k, v)
+            product = _MaskedAttention.apply(q, k, v, None, False)  # scores not kept
         y = self.attention_neuron(product * self.scale)
         return fire(self.proj_neuron, self.proj, self._merge_heads(y))
 

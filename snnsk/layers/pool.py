@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.modules.utils import _pair
 
 from ..memory import mark_spikes
 
@@ -24,20 +25,16 @@ __all__ = ["SpikeMaxPool2d"]
 class _RecomputedMaxPool(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, pool):
-        ctx.pool = pool
+        ctx.args = tuple(_pair(a) for a in (pool.kernel_size, pool.stride, pool.padding,
+                                           pool.dilation)) + (pool.ceil_mode,)
         ctx.save_for_backward(x)
-        return F.max_pool2d(x, pool.kernel_size, pool.stride, pool.padding, pool.dilation,
-                            pool.ceil_mode)
+        return F.max_pool2d(x, *ctx.args)
 
     @staticmethod
     def backward(ctx, grad):
         x, = ctx.saved_tensors
-        pool = ctx.pool
-        args = (pool.kernel_size, pool.stride, pool.padding, pool.dilation, pool.ceil_mode)
-        _, indices = F.max_pool2d(x, *args, return_indices=True)
-        grad_x = torch.ops.aten.max_pool2d_with_indices_backward(
-            grad, x, *(torch.nn.modules.utils._pair(a) for a in args[:4]), args[4], indices)
-        return grad_x, None
+        _, indices = F.max_pool2d(x, *ctx.args, return_indices=True)
+        return torch.ops.aten.max_pool2d_with_indices_backward(grad, x, *ctx.args, indices), None
 
 
 class SpikeMaxPool2d(nn.MaxPool2d):

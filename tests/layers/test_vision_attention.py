@@ -151,7 +151,7 @@ def test_sdsa_synaptic_ops_are_the_co_active_key_value_pairs():
 
 
 def test_ssa_product_recomputes_the_scores_with_the_compositions_gradients():
-    from snnsk.layers.attention import _ScoresTimesValues
+    from snnsk.layers.attention import _MaskedAttention
     from snnsk.memory import saved_activation_bytes
 
     g = torch.Generator().manual_seed(3)
@@ -159,10 +159,12 @@ def test_ssa_product_recomputes_the_scores_with_the_compositions_gradients():
                for _ in range(3))
     w = torch.randn(2, 3, 2, 7, 4, generator=g, dtype=torch.float64)
     composed = torch.autograd.grad((((q @ k.transpose(-2, -1)) @ v) * w).sum(), (q, k, v))
-    fused = torch.autograd.grad((_ScoresTimesValues.apply(q, k, v) * w).sum(), (q, k, v))
+    fused = torch.autograd.grad((_MaskedAttention.apply(q, k, v, None, False) * w).sum(),
+                                (q, k, v))
     for a, b in zip(composed, fused):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert all(a.abs().sum() > 0 for a in fused)
     # no [.., 7, 7] score matrix kept: just Q, K and V
-    kept = saved_activation_bytes(lambda: _ScoresTimesValues.apply(q, k, v).sum(), compact=False)
+    kept = saved_activation_bytes(lambda: _MaskedAttention.apply(q, k, v, None, False).sum(),
+                                  compact=False)
     assert kept == 3 * q.numel() * 8
