@@ -45,7 +45,7 @@ from .._backends.cpu import POOL  # noqa: E402
 from .._backends.cpu import _partition as _set_threads  # noqa: E402  (sets numba's threads)
 
 __all__ = ["S4DKernel", "S4DConv", "fft_conv", "fft_size", "ssm_recurrence", "SpikeSampler", "SAMPLING_MODES",
-           "bernoulli_spikes", "mean_field", "counter_uniform", "draw_key", "MeanFieldNeuron",
+           "bernoulli_spikes", "threshold_spikes", "mean_field", "counter_uniform", "draw_key", "MeanFieldNeuron",
            "SpikeMixer", "ClampFuse", "ChannelAffine", "MaskedLIF", "KERNEL_INITS"]
 
 #: Initialisations of the diagonal state matrix A (S4D paper, section 4).
@@ -175,25 +175,31 @@ if numba is not None:
 
     @njit(parallel=True, cache=True)
     def _transpose_time(time_first, rows, to_rows):
-        # time_first [L, M] <-> rows [M, n] (one series per row, zero after step L), in
-        # tiles of 16 series so that both sides stay in cache lines
+        # time_first [L, M] <-> rows [M, n] (one series per row, zero after step L), in square
+        # tiles of 16 steps x 16 series: a tile touches 16 lines on each side, where a column
+        # strip over all L steps touched a new page (and TLB entry) at every step
         length, cols = time_first.shape
         n = rows.shape[1]
         tile = 16
-        for block in prange((cols + tile - 1) // tile):
-            lo = block * tile
-            hi = min(cols, lo + tile)
+        col_tiles = (cols + tile - 1) // tile
+        step_tiles = (length + tile - 1) // tile
+        for job in prange(col_tiles * step_tiles):
+            m0 = (job // step_tiles) * tile
+            t0 = (job % step_tiles) * tile
+            m1 = min(cols, m0 + tile)
+            t1 = min(length, t0 + tile)
             if to_rows:
-                for t in range(length):
-                    for m in range(lo, hi):
+                for m in range(m0, m1):
+                    for t in range(t0, t1):
                         rows[m, t] = time_first[t, m]
-                for m in range(lo, hi):
-                    for t in range(length, n):
-                        rows[m, t] = 0
             else:
-                for t in range(length):
-                    for m in range(lo, hi):
+                for t in range(t0, t1):
+                    for m in range(m0, m1):
                         time_first[t, m] = rows[m, t]
+        if to_rows and n > length:
+            for m in prange(cols):
+                for t in range(length, n):
+                    rows[m, t] = 0
 
     @njit(parallel=True, cache=True)
     def _spectral_product(u_hat, spectrum, out):
@@ -248,7 +254,9 @@ def _spectral_to_kernel(grad_spectrum: torch.Tensor, n: int, length: int) -> tor
 def _spectra_of_series(time_first: torch.Tensor, n: int) -> np.ndarray:
     """``rfft`` (size ``n``) of every series of a time-first ``[L, ...]`` tensor: ``[M, n // 2 + 1]``."""
     length = time_first.shape[0]
-    rows = np.empty((time_first[0].numel(), n), np.float32)
+    # pooled: a fresh buffer this size (64 MiB at L = 1024, batch 64, width 128) page-faults on
+    # every first touch, and it is needed only until its transform is taken
+    rows = POOL.array((time_first[0].numel(), n), np.float32)
     _transpose_time(time_first.contiguous().reshape(length, -1).numpy(), rows, True)
     return _rfft_rows(rows, n)
 
@@ -533,12 +541,17 @@ if numba is not None:
                     out[r, h] = 1 if _uniform(key, base + np.uint64(h)) < p[r, h] else 0
 
     @njit(parallel=True, cache=True)
-    def _clamp_rows(p, out, mask, masked):
+    def _clamp_rows(p, out, binary, threshold, mask, masked):
+        # clamp(p, 0, 1), or with ``binary`` its spike 1[clamp(p, 0, 1) > threshold], in one
+        # pass (torch's expression of the spike makes three)
         rows, width = p.shape
         for r in prange(rows):
             if masked and not mask[r]:
                 for h in range(width):
                     out[r, h] = 0
+            elif binary:
+                for h in range(width):
+                    out[r, h] = 1 if min(max(p[r, h], 0), 1) > threshold else 0
             else:
                 for h in range(width):
                     out[r, h] = min(max(p[r, h], 0), 1)
@@ -594,7 +607,7 @@ class _BernoulliSpikes(torch.autograd.Function):
         if _compiled(p):
             out = POOL.empty(p.shape, p.numpy().dtype)
             _set_threads(p.numel())
-            _bernoulli_rows(_rows(p), _rows(out), np.uint64(key), *_row_mask(mask))
+            _bernoulli_rows(_rows(p), _rows(out), np.uint64(key & _MASK64), *_row_mask(mask))
             return out
         return _apply_mask((counter_uniform(key, p.shape, p.device) < p).to(p.dtype), mask)
 
@@ -615,7 +628,7 @@ class _MeanField(torch.autograd.Function):
         if _compiled(p):
             out = POOL.empty(p.shape, p.numpy().dtype)
             _set_threads(p.numel())
-            _clamp_rows(_rows(p), _rows(out), *_row_mask(mask))
+            _clamp_rows(_rows(p), _rows(out), False, _rows(p).dtype.type(0), *_row_mask(mask))
             return out
         return _apply_mask(p.clamp(0, 1), mask)
 
@@ -646,7 +659,25 @@ def bernoulli_spikes(p: torch.Tensor, mask: torch.Tensor | None = None,
         Spikes of ``p``'s shape and dtype; the backward pass is that of
         ``clamp(p, 0, 1)`` on the open interval (one inside, zero outside).
     """
-    return _BernoulliSpikes.apply(p, mask, draw_key() if key is None else key)
+    # the key travels as a signed 64-bit pattern: autograd's argument recording (the
+    # profiler's record_shapes) cannot convert Python ints of 2^63 and above
+    return _BernoulliSpikes.apply(p, mask, _as_int64(draw_key() if key is None else key))
+
+
+def threshold_spikes(p: torch.Tensor, threshold: float,
+                     mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The sampler's deterministic inference spikes ``1[clamp(p, 0, 1) > threshold]``.
+
+    Zero on padded steps (``mask`` as in :func:`bernoulli_spikes`); no gradient
+    flows (a comparison has none).
+    """
+    if _compiled(p):
+        rows = _rows(p)
+        out = POOL.empty(p.shape, rows.dtype)
+        _set_threads(p.numel())
+        _clamp_rows(rows, _rows(out), True, rows.dtype.type(threshold), *_row_mask(mask))
+        return out
+    return _apply_mask((p.clamp(0, 1) > threshold).to(p.dtype), mask)
 
 
 def mean_field(p: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -704,7 +735,7 @@ class SpikeSampler(SpikingLayer):
             return bernoulli_spikes(p, mask)
         if self.sampling == "expected":
             return mean_field(p, mask)
-        return _apply_mask((p.clamp(0, 1) > self.threshold).to(p.dtype), mask)
+        return threshold_spikes(p, self.threshold, mask)
 
     def extra_repr(self) -> str:
         return f"sampling={self.sampling!r}, threshold={self.threshold!r}"

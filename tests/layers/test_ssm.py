@@ -53,6 +53,52 @@ def test_compiled_cpu_convolution_equals_the_generic_path(length, channels):
         torch.testing.assert_close(fast, exact.float(), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("threshold", [-0.5, 0.3, 0.5, 1.5])
+@pytest.mark.parametrize("masked", [False, True])
+def test_threshold_spikes_equal_the_torch_expression(dtype, threshold, masked):
+    # the compiled one-pass kernel against clamp(p, 0, 1) > threshold, values on the
+    # threshold itself included (float32 rounding of the cut-off must agree too)
+    from snnsk.layers.ssm import _apply_mask, threshold_spikes
+    torch.manual_seed(0)
+    p = torch.rand(7, 3, 5, dtype=dtype) * 2 - 0.5
+    p[0, 0] = threshold
+    mask = torch.rand(7, 3) > 0.3 if masked else None
+    expected = _apply_mask((p.clamp(0, 1) > threshold).to(dtype), mask)
+    spikes = threshold_spikes(p, threshold, mask)
+    assert spikes.dtype == dtype
+    torch.testing.assert_close(spikes, expected, rtol=0, atol=0)
+
+
+def test_sampler_runs_under_the_profiler_recording_shapes():
+    # its 64-bit key above 2^63 once made torch.profiler(record_shapes=True) raise in apply
+    from torch.profiler import profile
+    from snnsk.layers.ssm import bernoulli_spikes, counter_uniform
+    p = torch.full((4, 3), 0.5)
+    key = (1 << 64) - 12345
+    with profile(record_shapes=True):
+        spikes = bernoulli_spikes(p, key=key)
+    torch.testing.assert_close(spikes, (counter_uniform(key, p.shape) < p).float())
+
+
+@pytest.mark.parametrize("length, cols", [(45, 37), (16, 32), (3, 1)])
+def test_compiled_transposes_move_every_series_and_zero_the_padding(length, cols):
+    # tiles of 16 x 16 with partial tiles on both axes: each series lands in its own row,
+    # the padding after step L is zero, and the way back restores the time-first array
+    ssm = pytest.importorskip("snnsk.layers.ssm")
+    if ssm.numba is None:
+        pytest.skip("numba does not import: the compiled transposes are not built")
+    import numpy as np
+    time_first = np.random.default_rng(0).random((length, cols), dtype=np.float32)
+    rows = np.full((cols, 2 * length + 1), np.nan, np.float32)
+    ssm._transpose_time(time_first, rows, True)
+    np.testing.assert_array_equal(rows[:, :length], time_first.T)
+    np.testing.assert_array_equal(rows[:, length:], 0)
+    back = np.zeros_like(time_first)
+    ssm._transpose_time(back, rows, False)
+    np.testing.assert_array_equal(back, time_first)
+
+
 @pytest.mark.parametrize("length, size", [(1, 1), (40, 80), (98, 200), (784, 1600), (1024, 2048)])
 def test_fft_size_is_a_fast_length_of_at_least_2L_minus_1(length, size):
     from snnsk.layers.ssm import fft_size
