@@ -626,9 +626,10 @@ class _MeanField(torch.autograd.Function):
     def forward(ctx, p, mask):
         ctx.save_for_backward(p, mask)
         if _compiled(p):
-            out = POOL.empty(p.shape, p.numpy().dtype)
+            rows = _rows(p)
+            out = POOL.empty(p.shape, rows.dtype)
             _set_threads(p.numel())
-            _clamp_rows(_rows(p), _rows(out), False, _rows(p).dtype.type(0), *_row_mask(mask))
+            _clamp_rows(rows, _rows(out), False, rows.dtype.type(0), *_row_mask(mask))
             return out
         return _apply_mask(p.clamp(0, 1), mask)
 

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -85,10 +86,9 @@ def test_sampler_runs_under_the_profiler_recording_shapes():
 def test_compiled_transposes_move_every_series_and_zero_the_padding(length, cols):
     # tiles of 16 x 16 with partial tiles on both axes: each series lands in its own row,
     # the padding after step L is zero, and the way back restores the time-first array
-    ssm = pytest.importorskip("snnsk.layers.ssm")
+    from snnsk.layers import ssm
     if ssm.numba is None:
         pytest.skip("numba does not import: the compiled transposes are not built")
-    import numpy as np
     time_first = np.random.default_rng(0).random((length, cols), dtype=np.float32)
     rows = np.full((cols, 2 * length + 1), np.nan, np.float32)
     ssm._transpose_time(time_first, rows, True)
