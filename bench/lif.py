@@ -87,29 +87,30 @@ def median_ms(cases: dict, repeats: int, warmup: int) -> dict:
 
 def make_cases(x: torch.Tensor, grad: torch.Tensor):
     """name -> (callable, or None and the reason the row is skipped)."""
-    from snnsk.neurons import lif
+    from snnsk.neurons import NeuronConfig, lif
 
     T = x.shape[0]
     xr = x.detach().requires_grad_(True)
     cases = {}
+    cpu_neuron, torch_neuron = NeuronConfig(backend="cpu"), NeuronConfig(backend="torch")
 
     dst = torch.empty_like(x)
     cases["copy"] = (lambda: dst.copy_(x), None)
 
-    def snnsk_fb(backend):
+    def snnsk_fb(neuron):
         def run():
-            s = lif(xr, backend=backend)
+            s = lif(xr, neuron)
             torch.autograd.grad(s, xr, grad)
         return run
 
-    cases["snnsk cpu"] = (snnsk_fb("cpu"), None)
+    cases["snnsk cpu"] = (snnsk_fb(cpu_neuron), None)
 
     def cpu_forward():
         with torch.no_grad():
-            lif(x, backend="cpu")
+            lif(x, cpu_neuron)
 
     cases["cpu fwd"] = (cpu_forward, None)
-    cases["snnsk torch"] = (snnsk_fb("torch"), None)
+    cases["snnsk torch"] = (snnsk_fb(torch_neuron), None)
 
     try:
         from spikingjelly.activation_based import functional as sj_functional
@@ -232,9 +233,9 @@ def breakdown_cases(x: torch.Tensor, grad: torch.Tensor):
     Uses private snnsk internals; a diagnostic, not part of the comparison.
     """
     from snnsk._backends import cpu as cpu_backend
-    from snnsk._backends.params import make_params
+    from snnsk.neurons import NeuronConfig
 
-    p = make_params()  # tau=2, threshold=1, hard reset, atan(2): the main table's neuron
+    p = NeuronConfig()  # tau=2, threshold=1, hard reset, atan(2): the main table's neuron
     spikes, h, grad_x = (torch.empty_like(x) for _ in range(3))
 
     def forward():
@@ -429,24 +430,26 @@ def gpu_cases(x: torch.Tensor, grad: torch.Tensor, paths: dict):
 
     ``paths`` receives a description of what each SpikingJelly column runs.
     """
-    from snnsk._backends import make_params, resolve_backend
-    from snnsk.neurons import lif
+    from snnsk._backends import resolve_backend
+    from snnsk.neurons import NeuronConfig, lif
 
     xr = x.detach().requires_grad_(True)
     cases = {}
 
     def snnsk_case(backend):
+        neuron = NeuronConfig(backend=backend)
+
         def fwd():
-            lif(xr, backend=backend)
+            lif(xr, neuron)
 
         def fb():
-            torch.autograd.grad(lif(xr, backend=backend), xr, grad)
+            torch.autograd.grad(lif(xr, neuron), xr, grad)
 
         return (lambda device: None), fwd, fb
 
     for backend in ("cupy", "torch"):
         try:  # the reason an explicit backend cannot run this input, if any
-            resolve_backend(backend, xr, make_params())
+            resolve_backend(xr, NeuronConfig(backend=backend))
             cases[f"snnsk {backend}"] = snnsk_case(backend)
         except Exception as exc:
             cases[f"snnsk {backend}"] = f"{type(exc).__name__}: {exc}"

@@ -29,7 +29,7 @@ from snnsk import SpikeDecoderLM
 from snnsk.datasets import load_corpus
 from snnsk.models import SpikeDecoder
 
-MODEL = dict(embed_dim=64, heads=4, blocks=2, timesteps=4, threshold=0.5)
+MODEL = dict(embed_dim=64, heads=4, blocks=2, timesteps=4)  # threshold 0.5: the default
 
 
 def hand_loop(module, inputs, targets, epochs, batch_size, lr, seed):
@@ -63,7 +63,7 @@ def training_throughput(docs, context_length, epochs, batch_size, runs):
         inputs, targets = lm._windows(docs)
         n_tokens = int((targets != 0).sum()) * epochs
         module = SpikeDecoder(vocab_size=lm.tokenizer_.vocab_size_,
-                              context_length=context_length, **MODEL)
+                              context_length=context_length, neuron=lm.neuron_config(), **MODEL)
         start = time.perf_counter()
         hand_loop(module, inputs, targets, epochs, batch_size, lm.lr, seed=0)
         hand_s.append(time.perf_counter() - start)

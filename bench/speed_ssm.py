@@ -18,10 +18,10 @@ Measured side by side in one run (interleaved repeats, medians; see
 * **4,000 × 40 × 1**: the default fit, all its epochs (30), on a synthetic
   task of that size (the issue's goal: at most two minutes).
 
-Rows: the default stochastic spike sampler (``neuron='sampler'``; its LIF
-backend is not used), the LIF variant (``neuron='lif'``) with the fused
+Rows: the default stochastic spike sampler (``spiking='sampler'``; its LIF
+backend is not used), the LIF variant (``spiking='lif'``) with the fused
 ``backend='cpu'`` and the per-step ``'torch'`` reference, and the non-spiking
-twin ``neuron='none'`` (the samplers' mean-field value, no random numbers):
+twin ``spiking='none'`` (the samplers' mean-field value, no random numbers):
 the same network an ANN user would train. The goal is a default training step
 within 1.2× the twin's (the SSM has no time-step axis to multiply the work:
 ``T = 1``).
@@ -72,9 +72,9 @@ LENGTH_1024_BEFORE = 13.0
 GOALS = dict(fsdd_epoch_s=5.0, fit_4000_s=120.0, length_1024_speedup=3.0, twin_ratio=1.2,
              fsdd_accuracy=0.90)
 ROWS = {"sampler": dict(),
-        "lif cpu": dict(neuron="lif", backend="cpu"),
-        "lif torch": dict(neuron="lif", backend="torch"),
-        "twin (neuron='none')": dict(neuron="none")}
+        "lif cpu": dict(spiking="lif", backend="cpu"),
+        "lif torch": dict(spiking="lif", backend="torch"),
+        "twin (spiking='none')": dict(spiking="none")}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -268,7 +268,7 @@ def speed(args, data) -> list[dict]:
         X, y, X_test = data[:3]
         rows, result = speed_rows(args, "FSDD log-mel 98 x 40", X, y, X_test, flops)
         table += rows
-        default, twin = result["sampler"], result["twin (neuron='none')"]
+        default, twin = result["sampler"], result["twin (spiking='none')"]
         goals.append(sc.goal(f"SSM: FSDD {len(X):,}-recording training epoch", default["epoch s"],
                              GOALS["fsdd_epoch_s"], at_least=False, unit=" s"))
         goals.append(sc.goal("SSM: training epoch time / non-spiking twin's (FSDD)",

@@ -53,7 +53,7 @@ def _inference(model, x):
 def measure(lengths, batch, runs):
     """Median seconds per (neuron, phase, L)."""
     torch.manual_seed(0)
-    models = {neuron: PSpikeSSM(neuron=neuron, **MODEL) for neuron in ("sampler", "lif")}
+    models = {spiking: PSpikeSSM(spiking=spiking, **MODEL) for spiking in ("sampler", "lif")}
     results = {}
     for length in lengths:
         x = torch.rand(batch, length, 1)

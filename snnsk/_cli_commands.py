@@ -1,8 +1,10 @@
 """What the ``snnsk fit``, ``search``, ``generate`` and ``report`` commands do.
 
 Each function takes the parsed arguments, prints its results to stdout and
-returns the exit status; errors are raised (``ValueError``, ``TypeError``,
-``OSError``) for :func:`snnsk.cli.main` to print as one line.
+returns the exit status. Everything the user gave is checked before any fit
+or prediction starts; what is wrong raises a
+:class:`~snnsk._cli_errors.CommandError` (or an ``OSError`` for a path that
+cannot be used), which :func:`snnsk.cli.main` prints as one line.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 
-from ._cli_data import final_estimator, load_model, read_arrays, read_documents
+from ._cli_data import check_samples, final_estimator, load_model, read_arrays, read_documents
+from ._cli_errors import CommandError, user_input
 from ._cli_params import check_grid, make_estimator
 from .metrics import spike_report
 
@@ -30,7 +33,8 @@ def _read(kind: str, path, target):
     """``(X, y)`` for ``kind``: documents and None for the language model."""
     if kind == "lm":
         if target is not None:
-            raise ValueError("--target names a CSV column; the language model learns a text file")
+            raise CommandError("--target names a CSV column; the language model learns a text "
+                               "file")
         return read_documents(path), None
     return read_arrays(path, target)
 
@@ -47,6 +51,7 @@ def run_fit(args) -> int:
     """``snnsk fit KIND DATA``: fit one estimator and save it with joblib."""
     X, y = _read(args.kind, args.data, args.target)
     estimator = make_estimator(args.kind, args.param)
+    check_samples(estimator, X, args.data, fitted=False)
     start = time.perf_counter()
     estimator.fit(*_fit_args(X, y))
     elapsed = time.perf_counter() - start
@@ -59,9 +64,14 @@ def run_fit(args) -> int:
     return 0
 
 
-def _splitter(kind: str, folds: int):
+def _splitter(kind: str, folds: int, X, y):
+    """The search's folds; more folds than the samples (or than a class's) can fill are refused."""
     # unshuffled folds: the same data gives the same splits on every machine and in every run
-    return KFold(folds) if kind == "lm" else StratifiedKFold(folds)
+    splitter = KFold(folds) if kind == "lm" else StratifiedKFold(folds)
+    with user_input(f"--cv {folds}"):
+        for _ in splitter.split(np.zeros(len(X)), y):
+            pass
+    return splitter
 
 
 def _results_table(cv_results) -> pd.DataFrame:
@@ -76,8 +86,10 @@ def _results_table(cv_results) -> pd.DataFrame:
 def _backend(scheduler):
     if scheduler is None:
         return contextlib.nullcontext()
-    from .parallel import dask_backend  # needs the dask extra; only imported when asked for
-
+    try:
+        from .parallel import dask_backend  # needs the dask extra; only imported when asked for
+    except ImportError as exc:
+        raise CommandError(f"--scheduler: {exc}") from exc
     return dask_backend(scheduler, timeout=CONNECT_TIMEOUT)
 
 
@@ -86,10 +98,12 @@ def run_search(args) -> int:
     X, y = _read(args.kind, args.data, args.target)
     estimator = make_estimator(args.kind, args.param)
     grid = check_grid(estimator, args.kind, args.grid, args.param)
+    check_samples(estimator, X, args.data, fitted=False)
+    splitter = _splitter(args.kind, args.cv, X, y)
     n_candidates = math.prod(len(values) for values in grid.values())
     # on a cluster every worker thread takes fits; locally as many processes as asked for
     n_jobs = -1 if args.scheduler else args.n_jobs
-    search = GridSearchCV(estimator, grid, cv=_splitter(args.kind, args.cv), n_jobs=n_jobs,
+    search = GridSearchCV(estimator, grid, cv=splitter, n_jobs=n_jobs,
                           refit=args.out is not None, error_score="raise")
     where = f"the Dask cluster at {args.scheduler}" if args.scheduler else \
         f"{args.n_jobs} local process{'es' if args.n_jobs != 1 else ''}"
@@ -119,10 +133,14 @@ def run_generate(args) -> int:
     model = load_model(args.model)
     estimator, transform = final_estimator(model, args.model)
     if not hasattr(estimator, "generate"):
-        raise ValueError(f"{args.model!r} holds a {type(estimator).__name__}, which does not "
-                         f"write text; generate needs a language model (snnsk fit lm ...)")
+        raise CommandError(f"{args.model!r} holds a {type(estimator).__name__}, which does not "
+                           f"write text; generate needs a language model (snnsk fit lm ...)")
     # a pipeline (as snnsk demo saves) normalises text before its language model sees it
     prompt = transform([args.prompt])[0]
+    # the one check of generate's that argparse cannot make (the other arguments are typed)
+    unknown = estimator.tokenizer_.unknown_tokens(prompt)
+    if unknown:
+        raise CommandError(f"--prompt contains tokens the model has never seen: {unknown!r}")
     print(estimator.generate(prompt, max_new_tokens=args.max_new_tokens,
                              temperature=args.temperature, top_k=args.top_k,
                              random_state=args.random_state))
@@ -147,7 +165,9 @@ def run_report(args) -> int:
     if args.max_samples is not None:
         X = X[:args.max_samples]
         y = None if y is None else y[:args.max_samples]
-    report = spike_report(estimator, transform(X))
+    inputs = transform(X)
+    check_samples(estimator, inputs, args.data, fitted=True)
+    report = spike_report(estimator, inputs)
     print(f"spike report of {type(estimator).__name__} on {len(X)} "
           f"{'documents' if is_lm else 'samples'} of {args.data} (totals; energy in nJ)")
     print(_report_table(report))

@@ -15,11 +15,11 @@ def check_int(name, value, minimum=1) -> int:
 
 
 def check_positive_int(name, value) -> int:
-    """Raise ValueError naming ``name`` unless ``value`` is a Python ``int`` >= 1; return it.
+    """Raise ValueError naming ``name`` unless ``value`` is an integer >= 1; return it as an ``int``.
 
-    Stricter than :func:`check_int` (numpy integers are refused): the
-    state-space layers use it for sizes they pass to torch constructors.
+    Numpy integers (as ``np.arange`` grids give them) are integers too; the
+    value returned is a Python ``int``, for torch constructors.
     """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return int(value)

@@ -11,10 +11,10 @@ import math
 import numbers
 
 import pandas as pd
-import torch
 from skorch.callbacks import Callback
 
-from .neurons import set_neuron_params, spiking_layers
+from .neurons import set_neuron_params
+from .spike_counts import SpikeCounter
 
 __all__ = ["FiringRateMonitor", "SurrogateAlphaSchedule", "CosineLR", "firing_rate_history",
            "SCHEDULES"]
@@ -55,52 +55,36 @@ class FiringRateMonitor(Callback):
     def initialize(self):
         if not isinstance(self.key, str) or not self.key:
             raise ValueError(f"key must be a non-empty string, got {self.key!r}")
-        self.handles_ = []
-        self.totals_ = {}
-        self.recording_ = False
+        self.counter_ = None
         return self
 
-    def _remove_hooks(self):
-        for handle in self.handles_:
-            handle.remove()
-        self.handles_ = []
-
-    def _hook(self, name, populations):
-        def record(_module, _inputs, output):
-            if not self.recording_:
-                return
-            spikes = (output[0] if isinstance(output, tuple) else output).detach()
-            # tensors, not Python numbers: no device synchronisation per batch
-            total = self.totals_.setdefault(name, [torch.zeros((), dtype=torch.float64,
-                                                               device=spikes.device), 0])
-            # |s| and neurons per entry: a ternary (ON/OFF) layer's entry is two neurons
-            total[0] += spikes.abs().sum(dtype=torch.float64)
-            total[1] += spikes.numel() * populations
-        return record
+    def _stop_counting(self):
+        counter, self.counter_ = self.counter_, None
+        if counter is not None:
+            counter.close()
+        return counter
 
     def on_epoch_begin(self, net, **kwargs):
-        self._remove_hooks()
-        self.totals_ = {}
-        self.handles_ = [layer.register_forward_hook(self._hook(name, layer.populations))
-                         for name, layer in spiking_layers(net.module_)]
+        self._stop_counting()
+        # the counts stay tensors on the spikes' device: no synchronisation per batch
+        self.counter_ = SpikeCounter(net.module_).__enter__()
+        self.counter_.active = False
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        self.recording_ = bool(training)
+        if self.counter_ is not None:
+            self.counter_.active = bool(training)
 
     def on_epoch_end(self, net, **kwargs):
-        self._remove_hooks()
-        self.recording_ = False
-        spikes = steps = 0.0
-        for name, (layer_spikes, layer_steps) in self.totals_.items():
-            layer_spikes = float(layer_spikes)
-            net.history.record(f"{self.key}_{name}", layer_spikes / layer_steps)
-            spikes += layer_spikes
-            steps += layer_steps
-        if steps:
-            net.history.record(self.key, spikes / steps)
+        counter = self._stop_counting()
+        if counter is None:
+            return
+        for name, count in counter.layers.items():
+            net.history.record(f"{self.key}_{name}", count.firing_rate)
+        if counter.neuron_steps:
+            net.history.record(self.key, counter.firing_rate)
 
     def on_train_end(self, net, **kwargs):
-        self._remove_hooks()  # also after an interrupted epoch
+        self._stop_counting()  # also after an interrupted epoch
 
 
 def firing_rate_history(net, key: str = "firing_rate") -> pd.DataFrame:

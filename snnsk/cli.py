@@ -3,15 +3,19 @@
 ``snnsk demo`` (the main job), ``fit``, ``search`` (locally or on a Dask
 cluster), ``generate`` and ``report``; what each does is in
 :mod:`snnsk._cli_commands`, the files they read in :mod:`snnsk._cli_data`.
-Every error is one line on stderr and exit status 2.
+Wrong input (a bad argument, parameter value or file) is one line on stderr
+and exit status 2; any other error is a bug, and shows its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from ._cli_commands import run_fit, run_generate, run_report, run_search
+from ._cli_data import read_documents
+from ._cli_errors import CommandError, one_line
 from ._cli_params import MODELS, parse_grid, parse_param
 
 __all__ = ["main"]
@@ -35,7 +39,16 @@ def _demo(args) -> int:
     if args.task == "digits":
         run_digits_demo(cv=args.cv or 5, random_state=args.random_state)
         return 0
-    run_demo(text=args.text, cv=args.cv or 2, n_jobs=args.n_jobs, max_epochs=args.epochs,
+    cv = args.cv or 2
+    if args.text is not None:
+        # the demo's own requirement (run_demo raises it too), checked here so that it is
+        # reported as wrong input before the search starts
+        docs = read_documents(args.text)
+        if len(docs) < cv + 1:
+            raise CommandError(f"{args.text!r} has {len(docs)} documents; the demo needs at "
+                               f"least {cv + 1} (paragraphs separated by blank lines): {cv} "
+                               f"folds and held-out documents")
+    run_demo(text=args.text, cv=cv, n_jobs=args.n_jobs, max_epochs=args.epochs,
              out=args.out, random_state=args.random_state, progress=not args.no_progress)
     return 0
 
@@ -51,6 +64,28 @@ def _non_negative_int(text):
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
+def _folds(text):
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"cross-validation needs at least 2 folds, got {text}")
+    return value
+
+
+def _n_jobs(text):
+    value = int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be a positive number of processes or negative "
+                                         "(-1: every core), got 0")
+    return value
+
+
+def _temperature(text):
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
 
 
@@ -107,7 +142,7 @@ Example:  snnsk search lm book.txt --grid threshold=0.5,1.0 --grid timesteps=2,4
 
 def _add_model_arguments(parser):
     parser.add_argument("kind", choices=sorted(MODELS), metavar="{" + ",".join(MODELS) + "}",
-                        help="; ".join(f"{k}: {name}" for k, (name, _) in MODELS.items()))
+                        help="; ".join(f"{k}: {cls.__name__}" for k, (cls, _) in MODELS.items()))
     parser.add_argument("data", metavar="DATA", help="training data (see above)")
     parser.add_argument("--param", action="append", type=_argument(parse_param),
                         metavar="NAME=VALUE", help="an estimator parameter (repeatable)")
@@ -128,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a UTF-8 text file to learn instead of the embedded corpus")
     demo.add_argument("--task", choices=("lm", "digits"), default="lm",
                       help="lm: the language model (default); digits: the spiking MLP on digits")
-    demo.add_argument("--cv", type=int, default=None,
+    demo.add_argument("--cv", type=_folds, default=None,
                       help="folds of the grid search (default 2; 5 for digits)")
     demo.add_argument("--epochs", type=_positive_int, default=None,
                       help="training epochs per fit (default 4)")
@@ -153,8 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(search)
     search.add_argument("--grid", action="append", type=_argument(parse_grid),
                         metavar="NAME=V1,V2", help="values to search (repeatable)")
-    search.add_argument("--cv", type=_positive_int, default=3, help="folds (default 3)")
-    search.add_argument("--n-jobs", type=int, default=1,
+    search.add_argument("--cv", type=_folds, default=3, help="folds (default 3)")
+    search.add_argument("--n-jobs", type=_n_jobs, default=1,
                         help="local parallel fits (default 1; -1: every core)")
     search.add_argument("--scheduler", metavar="ADDRESS",
                         help="run the fits on the Dask cluster of this scheduler "
@@ -172,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--prompt", required=True, help="text to continue")
     generate.add_argument("--max-new-tokens", type=_non_negative_int, default=100,
                           help="tokens to add (default 100)")
-    generate.add_argument("--temperature", type=float, default=1.0,
+    generate.add_argument("--temperature", type=_temperature, default=1.0,
                           help="softmax temperature; 0 always takes the most likely token "
                                "(default 1.0)")
     generate.add_argument("--top-k", type=_positive_int, default=None,
@@ -198,12 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 def main(argv=None) -> int:
-    """Run the ``snnsk`` command; return its exit status (2 for any error).
+    """Run the ``snnsk`` command; return its exit status (2 for wrong input).
+
+    Wrong input — a usage error, a :class:`~snnsk._cli_errors.CommandError`
+    (a bad argument, parameter value or file, all checked before any fit
+    starts) or an ``OSError`` (a path that cannot be read or written, a
+    scheduler that cannot be reached) — is printed as one line on stderr.
+    Any other exception is a bug and propagates with its traceback.
 
     Parameters
     ----------
@@ -217,8 +254,8 @@ def main(argv=None) -> int:
         return exc.code
     try:
         return args.func(args)
-    except (ValueError, TypeError, OSError, ImportError) as exc:
-        print(f"snnsk: error: {_one_line(exc)}", file=sys.stderr)
+    except (CommandError, OSError) as exc:
+        print(f"snnsk: error: {one_line(exc)}", file=sys.stderr)
         return 2
 
 

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from .baselines import NGramLM
 from .datasets import load_corpus, load_text
 from .estimators import SpikeDecoderLM, SpikingMLPClassifier
+from .spike_counts import SpikeCounter
 from .text import TextNormalizer
 
 __all__ = ["run_demo", "run_digits_demo", "DemoResult", "DEMO_GRID", "DEMO_MODEL", "DIGITS_GRID"]
@@ -104,13 +105,6 @@ def _single_threaded_workers(n_jobs: int):
     if n_jobs == 1:
         return contextlib.nullcontext()
     return joblib.parallel_config(backend="loky", inner_max_num_threads=1)
-
-
-def _overall_firing_rate(stats: pd.DataFrame) -> float:
-    # every layer saw the same inputs, so its share of neuron-steps is neurons x timesteps
-    # (a silent layer counts too: it cannot be recovered from spikes / firing_rate)
-    weights = stats["neurons"] * stats["timesteps"]
-    return float((stats["firing_rate"] * weights).sum() / weights.sum())
 
 
 def _results_table(search: GridSearchCV) -> pd.DataFrame:
@@ -203,7 +197,9 @@ def run_demo(text=None, grid: dict | None = None, cv: int = 2, max_epochs: int |
                            baseline[-1].bits_per_char(normalized_test),
                            bigram.bits_per_char(test_docs)]})
     held_out["vs_non_spiking"] = held_out["bits_per_char"] / held_out["bits_per_char"].iloc[1]
-    firing_rate = _overall_firing_rate(best[-1].spike_stats(normalized_test))
+    with SpikeCounter(best[-1].module_) as counter:
+        best[-1].run_inference(normalized_test)
+    firing_rate = counter.firing_rate
     prompt = best[0].transform([prompt])[0]
     if best[-1].tokenizer_.unknown_tokens(prompt):
         prompt = best[0].transform(train_docs[:1])[0][:10]  # a user's text may lack "T"

@@ -35,7 +35,8 @@ import math
 import torch
 from torch import nn
 
-from ._backends import LIFParams, resolve_backend, run_lif
+from ._backends import resolve_backend, run_lif
+from .neuron_config import NeuronConfig
 from ._backends.cpu_norm import normalised_backward_into
 from .memory import mark_spikes, packed_spikes
 
@@ -91,7 +92,7 @@ def drive(x: torch.Tensor, norm: nn.Module | None = None,
     return z if norm is None else apply_norm(norm, z)
 
 
-def _fusable(norm: nn.Module, x: torch.Tensor, p: LIFParams, backend: str, layer) -> bool:
+def _fusable(norm: nn.Module, x: torch.Tensor, p: NeuronConfig, layer) -> bool:
     if not isinstance(norm, nn.modules.batchnorm._BatchNorm) or not torch.is_grad_enabled():
         return False  # inference keeps nothing for backward: nothing to save
     if norm._forward_hooks or norm._forward_pre_hooks:
@@ -99,7 +100,7 @@ def _fusable(norm: nn.Module, x: torch.Tensor, p: LIFParams, backend: str, layer
     if layer is not None and (not isinstance(layer, nn.Module) or layer._forward_hooks
                               or layer._forward_pre_hooks):
         return False
-    if p.refractory or resolve_backend(backend, x, p) != "cpu":
+    if p.refractory or resolve_backend(x, p) != "cpu":
         return False  # the fused backward is the cpu backend's kernel, without refractory periods
     params = [t for t in (norm.weight, norm.bias) if t is not None]
     if layer is not None:
@@ -143,12 +144,12 @@ class _NormalisedLIF(torch.autograd.Function):
     """``LIF(BN(layer(x)))``; see the module docstring."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, norm, layer, p: LIFParams, backend, *layer_params):
+    def forward(ctx, x, weight, bias, norm, layer, p: NeuronConfig, *layer_params):
         z, time_shape = _layer_output(layer, norm, x)
         batch_statistics, momentum, running_mean, running_var = _statistics_arguments(norm)
         y, mean, invstd = torch.native_batch_norm(z, weight, bias, running_mean, running_var,
                                                   batch_statistics, momentum, norm.eps)
-        spikes, _ = run_lif(y.reshape(time_shape), p, backend)
+        spikes, _ = run_lif(y.reshape(time_shape), p)
         ctx.batch_statistics, ctx.eps, ctx.p, ctx.layer, ctx.norm = (
             batch_statistics, norm.eps, p, layer, norm)
         ctx.steps = time_shape[0]
@@ -201,17 +202,17 @@ class _NormalisedLIF(torch.autograd.Function):
             grad_x = grad_z.reshape(x.shape) if ctx.needs_input_grad[0] else None
             grad_params = ()
         else:
-            needs_params = ctx.needs_input_grad[7:]
+            needs_params = ctx.needs_input_grad[6:]
             wanted = ([x_in] if ctx.needs_input_grad[0] else []) + [
                 t for t, need in zip(layer.parameters(), needs_params) if need]
             grads = list(torch.autograd.grad(z_graph, wanted, grad_z)) if wanted else []
             grad_x = grads.pop(0) if ctx.needs_input_grad[0] else None
             grad_params = tuple(grads.pop(0) if need else None for need in needs_params)
         return (grad_x, grad_weight if needs[1] else None, grad_bias if needs[2] else None,
-                None, None, None, None, *grad_params)
+                None, None, None, *grad_params)
 
 
-def normalised_lif(x: torch.Tensor, norm: nn.Module, p: LIFParams, backend: str = "auto",
+def normalised_lif(x: torch.Tensor, norm: nn.Module, p: NeuronConfig,
                    layer: nn.Module | None = None):
     """Spikes of a LIF neuron ``p`` driven by ``norm(layer(x))``, time folded into the batch.
 
@@ -221,8 +222,8 @@ def normalised_lif(x: torch.Tensor, norm: nn.Module, p: LIFParams, backend: str 
         Time first: the norm's input, or the layer's with ``layer``.
     norm : torch.nn.Module
         Applied as :func:`apply_norm` does.
-    p : LIFParams
-    backend : str, default='auto'
+    p : NeuronConfig
+        The neuron (its ``backend`` included).
     layer : torch.nn.Module or None
         A layer before the norm (a convolution, a linear map), applied to
         ``x`` with time folded into the batch.
@@ -240,9 +241,9 @@ def normalised_lif(x: torch.Tensor, norm: nn.Module, p: LIFParams, backend: str 
     output is then recomputed in backward from ``x`` too. Otherwise the
     layers run one after the other.
     """
-    if not _fusable(norm, x, p, backend, layer):
-        return run_lif(drive(x, norm, layer), p, backend)[0]
+    if not _fusable(norm, x, p, layer):
+        return run_lif(drive(x, norm, layer), p)[0]
     if layer is None:
         norm._check_input_dim(_fold(norm, x))
     params = tuple(layer.parameters()) if layer is not None else ()
-    return _NormalisedLIF.apply(x, norm.weight, norm.bias, norm, layer, p, backend, *params)
+    return _NormalisedLIF.apply(x, norm.weight, norm.bias, norm, layer, p, *params)

@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
-from skorch.dataset import get_len
 
 from .opcount import OperationCounter
+from .spike_counts import SpikeCounter
 
 __all__ = ["spike_report", "module_spike_report", "firing_rate_scorer", "energy_scorer",
            "make_energy_scorer", "pareto_refit", "pareto_front", "ACCUMULATE_ENERGY",
@@ -52,22 +52,19 @@ def _check_energy(name, value) -> float:
     return float(value)
 
 
-def _validated_input(estimator, X):
-    """Check that ``estimator`` is a fitted spiking estimator; return X validated by it."""
-    for hook in ("_validate_predict_input", "_forward_for_stats"):
-        if not hasattr(estimator, hook):
-            raise TypeError(f"estimator must be an snnsk spiking estimator (with {hook}), "
-                            f"got {type(estimator).__name__}")
+def check_spiking_estimator(estimator):
+    """Raise unless ``estimator`` is a fitted snnsk estimator (one with ``run_inference``)."""
+    if not callable(getattr(estimator, "run_inference", None)):
+        raise TypeError(f"estimator must be an snnsk spiking estimator (with run_inference), "
+                        f"got {type(estimator).__name__}")
     check_is_fitted(estimator)
-    return estimator._validate_predict_input(X)
 
 
 def _count_estimator(estimator, X, operations: bool):
-    X = _validated_input(estimator, X)
+    check_spiking_estimator(estimator)
     with OperationCounter(estimator.module_, operations=operations) as counter:
-        estimator._forward_for_stats(X)
-    # validated input may be a dict of arrays (the sequence model's values and lengths)
-    return counter, get_len(X)
+        n_samples = estimator.run_inference(X)
+    return counter, n_samples
 
 
 def _report_frame(counter: OperationCounter, accumulate_energy: float,
@@ -100,8 +97,10 @@ def _report_frame(counter: OperationCounter, accumulate_energy: float,
         "synaptic_ops": int(frame["synaptic_ops"].sum()), "macs": int(frame["macs"].sum()),
         "dense_macs": int(frame["dense_macs"].sum()), "energy_j": float(frame["energy_j"].sum()),
     }
-    for column in ("neurons", "timesteps", "spikes"):
+    for column in ("neurons", "timesteps"):
         frame[column] = frame[column].astype("Int64")
+    # Σ|s|: a whole number for binary and ternary spikes, an expected count for 'expected' sampling
+    frame["spikes"] = frame["spikes"].astype("Float64")
     for column in ("synaptic_ops", "macs", "dense_macs"):
         frame[column] = frame[column].astype("int64")
     frame["firing_rate"] = frame["firing_rate"].astype("float64")
@@ -205,10 +204,10 @@ def firing_rate_scorer(estimator, X, y=None) -> float:
     >>> from snnsk.metrics import firing_rate_scorer
     >>> scoring = {"accuracy": "accuracy", "firing_rate": firing_rate_scorer}
     """
-    counter, _ = _count_estimator(estimator, X, operations=False)
-    spiking = [c for c in counter.layers.values() if c.kind == "spiking"]
-    steps = sum(c.neuron_steps for c in spiking)
-    return -(sum(c.spikes for c in spiking) / steps) if steps else 0.0
+    check_spiking_estimator(estimator)
+    with SpikeCounter(estimator.module_) as counter:
+        estimator.run_inference(X)
+    return -counter.firing_rate if counter.neuron_steps else 0.0
 
 
 class _EnergyScorer:

@@ -25,70 +25,39 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._backends import BACKENDS, make_params, run_lif
+from ._backends import run_lif
 from ._spiking import SpikingLayer
 from .fused_norm import normalised_lif
-from .surrogate import Surrogate
+from .neuron_config import NEURON_PARAMS, NeuronConfig
 
-__all__ = ["lif", "LIF", "TernaryLIF", "SPIKE_CODES", "check_spike_code", "input_neuron",
-           "SpikingLayer", "NEURON_PARAMS", "set_neuron_params", "spiking_layers"]
-
-#: Parameters of :class:`LIF` that can be changed in place on a built network.
-NEURON_PARAMS = ("tau", "threshold", "reset", "v_reset", "refractory", "surrogate", "alpha",
-                 "decay_input", "detach_reset", "backend")
+__all__ = ["lif", "LIF", "TernaryLIF", "NeuronConfig", "SPIKE_CODES", "check_spike_code",
+           "input_neuron", "SpikingLayer", "NEURON_PARAMS", "set_neuron_params", "spiking_layers"]
 
 
-def lif(
-    x: torch.Tensor,
-    tau: float = 2.0,
-    threshold: float = 1.0,
-    reset: str = "hard",
-    v_reset: float = 0.0,
-    refractory: int = 0,
-    surrogate: str | Surrogate = "atan",
-    alpha: float | None = None,
-    decay_input: bool = True,
-    detach_reset: bool = False,
-    backend: str = "auto",
-    return_v: bool = False,
-):
+def _config(neuron: NeuronConfig | None, params: dict) -> NeuronConfig:
+    """``neuron`` with ``params`` applied (a default configuration when ``neuron`` is None)."""
+    if neuron is None:
+        return NeuronConfig(**params)
+    if not isinstance(neuron, NeuronConfig):
+        raise TypeError(f"neuron must be a NeuronConfig or None, got {neuron!r}")
+    return neuron.replace(**params) if params else neuron
+
+
+def lif(x: torch.Tensor, neuron: NeuronConfig | None = None, *, return_v: bool = False, **params):
     """Multi-step LIF neuron over an input sequence.
 
     Parameters
     ----------
     x : torch.Tensor of shape ``[T, ...]``
         Input current, time first. Floating point.
-    tau : float, default=2.0
-        Membrane time constant (>= 1; 1 means no memory).
-    threshold : float, default=1.0
-        Firing threshold (> 0).
-    reset : {'hard', 'soft'}, default='hard'
-        Hard reset sets the potential to ``v_reset`` after a spike; soft reset
-        subtracts ``threshold``.
-    v_reset : float, default=0.0
-        Reset and resting potential (< ``threshold``).
-    refractory : int, default=0
-        Steps after a spike during which the neuron ignores input and cannot fire.
-    surrogate : str or Surrogate, default='atan'
-        Surrogate gradient: ``'atan'``, ``'sigmoid'``, ``'fast_sigmoid'``,
-        ``'triangle'`` or a :class:`snnsk.surrogate.Surrogate` instance.
-    alpha : float or None, default=None
-        Surrogate sharpness; ``None`` takes the surrogate's default.
-    decay_input : bool, default=True
-        Whether the input is divided by ``tau`` when charging.
-    detach_reset : bool, default=False
-        Stop the gradient through the spike in the reset.
-    backend : {'auto', 'torch', 'cpu', 'cupy'}, default='auto'
-        ``'torch'``: the PyTorch reference (any device, dtype, surrogate);
-        ``'cpu'``: fused numba kernels (CPU float32/float64); ``'cupy'``: fused
-        CUDA kernels compiled by CuPy (CUDA float32/float16/bfloat16, computed
-        in float32; needs ``pip install 'snnsk[cuda]'``). The fused backends
-        take the built-in surrogates only. ``'auto'`` picks the fastest backend
-        that can run ``x`` (on CUDA: ``'cupy'`` when CuPy works, else
-        ``'torch'``); an explicit backend that cannot run ``x`` raises a
-        ``RuntimeError`` giving the cause.
+    neuron : NeuronConfig or None, default=None
+        The neuron's parameters (see :class:`NeuronConfig`); ``None`` takes
+        the defaults. A configuration is validated when it is made, not here.
     return_v : bool, default=False
         Also return the post-reset membrane potential sequence.
+    **params
+        Neuron parameters that override ``neuron``'s (``threshold=0.5``...),
+        validated at this call.
 
     Returns
     -------
@@ -96,6 +65,25 @@ def lif(
         Same shape and dtype as ``x``, values in {0, 1}.
     v : torch.Tensor
         Only with ``return_v=True``: the membrane potential after each step.
+
+    Notes
+    -----
+    ``backend`` (a field of the configuration): ``'torch'`` is the PyTorch
+    reference (any device, dtype, surrogate); ``'cpu'`` fused numba kernels
+    (CPU float32/float64); ``'cupy'`` fused CUDA kernels compiled by CuPy
+    (CUDA float32/float16/bfloat16, computed in float32; needs
+    ``pip install 'snnsk[cuda]'``). The fused backends take the built-in
+    surrogates only. ``'auto'`` picks the fastest backend that can run ``x``
+    and warns when it must fall back to the reference because the fused
+    backend is not usable on this machine; an explicit backend that cannot
+    run ``x`` raises a ``RuntimeError`` giving the cause.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from snnsk.neurons import lif
+    >>> lif(torch.full((4, 1), 1.5), tau=2.0).flatten().tolist()
+    [0.0, 1.0, 0.0, 1.0]
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor of shape [T, ...], got {type(x).__name__}")
@@ -103,9 +91,7 @@ def lif(
         raise ValueError(f"x must have a non-empty leading time dimension [T, ...], got shape {tuple(x.shape)}")
     if not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
-    p = make_params(tau, threshold, reset, v_reset, refractory, surrogate, alpha, decay_input,
-                    detach_reset)
-    spikes, v = run_lif(x, p, backend, return_v)
+    spikes, v = run_lif(x, _config(neuron, params), return_v)
     return (spikes, v) if return_v else spikes
 
 
@@ -113,61 +99,54 @@ class LIF(SpikingLayer):
     """Multi-step leaky integrate-and-fire neuron: ``[T, ...]`` in, spikes ``[T, ...]`` out.
 
     A thin module around :func:`lif` (see there and the module docstring for
-    the parameters and the exact dynamics). Parameters are plain attributes and
-    can be changed after construction; no membrane state is kept between calls.
+    the exact dynamics). It keeps its :class:`NeuronConfig` as ``neuron``;
+    assigning a new configuration (or :func:`set_neuron_params`) changes it
+    after construction. No membrane state is kept between calls.
 
     Parameters
     ----------
-    tau, threshold, reset, v_reset, refractory, surrogate, alpha, decay_input, detach_reset, backend, return_v
-        As in :func:`lif`.
+    neuron : NeuronConfig or None, default=None
+        The neuron's parameters; ``None`` takes the defaults.
+    return_v : bool, default=False
+        Also return the membrane potentials (as in :func:`lif`).
     fixed : tuple of str, default=()
         Names of parameters that :func:`set_neuron_params` must leave alone
         (e.g. an attention neuron with its own threshold of 0.5).
+    **params
+        Neuron parameters that override ``neuron``'s.
 
     Examples
     --------
     >>> import torch
-    >>> from snnsk.neurons import LIF
-    >>> LIF(tau=2.0)(torch.full((4, 1), 1.5)).flatten().tolist()
+    >>> from snnsk.neurons import LIF, NeuronConfig
+    >>> LIF(NeuronConfig(tau=2.0))(torch.full((4, 1), 1.5)).flatten().tolist()
     [0.0, 1.0, 0.0, 1.0]
     """
 
-    def __init__(
-        self,
-        tau: float = 2.0,
-        threshold: float = 1.0,
-        reset: str = "hard",
-        v_reset: float = 0.0,
-        refractory: int = 0,
-        surrogate: str | Surrogate = "atan",
-        alpha: float | None = None,
-        decay_input: bool = True,
-        detach_reset: bool = False,
-        backend: str = "auto",
-        return_v: bool = False,
-        fixed: tuple = (),
-    ):
+    def __init__(self, neuron: NeuronConfig | None = None, *, return_v: bool = False,
+                 fixed: tuple = (), **params):
         super().__init__()
-        # Validate now so a bad value fails at construction, not at the first batch.
-        make_params(tau, threshold, reset, v_reset, refractory, surrogate, alpha, decay_input,
-                    detach_reset)
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         unknown = set(fixed) - set(NEURON_PARAMS)
         if unknown:
             raise ValueError(f"fixed names unknown neuron parameters: {sorted(unknown)}")
-        self.tau = tau
-        self.threshold = threshold
-        self.reset = reset
-        self.v_reset = v_reset
-        self.refractory = refractory
-        self.surrogate = surrogate
-        self.alpha = alpha
-        self.decay_input = decay_input
-        self.detach_reset = detach_reset
-        self.backend = backend
-        self.return_v = return_v
+        self.return_v = bool(return_v)
         self.fixed = tuple(fixed)
+        self.neuron = _config(neuron, params)
+
+    @property
+    def neuron(self) -> NeuronConfig:
+        """The neuron's :class:`NeuronConfig` (assign a new one to change it)."""
+        return self._neuron
+
+    @neuron.setter
+    def neuron(self, config: NeuronConfig):
+        if not isinstance(config, NeuronConfig):
+            raise TypeError(f"neuron must be a NeuronConfig, got {config!r}")
+        self._check_config(config)
+        self._neuron = config
+
+    def _check_config(self, config: NeuronConfig):
+        """Hook: refuse a configuration this kind of neuron cannot run (checked when it is set)."""
 
     def forward(self, x: torch.Tensor, norm: nn.Module | None = None,
                 layer: nn.Module | None = None):
@@ -180,18 +159,17 @@ class LIF(SpikingLayer):
         (:mod:`snnsk.fused_norm`; the same values and gradients as the layers
         called one after the other).
         """
-        params = {name: getattr(self, name) for name in NEURON_PARAMS}
         if norm is None:
             if layer is not None:
                 raise ValueError("a layer before the neuron is fused only with a norm")
-            return lif(x, **params, return_v=self.return_v)
+            return lif(x, self._neuron, return_v=self.return_v)
         if self.return_v:
             raise ValueError("a LIF with return_v=True takes no norm (it returns spikes only)")
-        backend = params.pop("backend")
-        return normalised_lif(x, norm, make_params(**params), backend, layer=layer)
+        return normalised_lif(x, norm, self._neuron, layer=layer)
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{name}={getattr(self, name)!r}" for name in NEURON_PARAMS)
+        fixed = f", fixed={self.fixed!r}" if self.fixed else ""
+        return f"{self._neuron!r}{fixed}"
 
 
 class TernaryLIF(LIF):
@@ -214,27 +192,20 @@ class TernaryLIF(LIF):
     --------
     >>> import torch
     >>> from snnsk.neurons import TernaryLIF
-    >>> TernaryLIF(tau=2.0, threshold=0.5)(torch.tensor([[1.5], [1.5], [-1.5], [-1.5]])).flatten().tolist()
+    >>> TernaryLIF(threshold=0.5)(torch.tensor([[1.5], [1.5], [-1.5], [-1.5]])).flatten().tolist()
     [1.0, 1.0, 0.0, -1.0]
     """
 
     populations = 2
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._check_pair()
-
-    def _check_pair(self):
-        # at construction and at every call: set_neuron_params may change the values in between
+    def _check_config(self, config: NeuronConfig):
         if self.return_v:
             raise ValueError("TernaryLIF does not return membrane potentials (return_v=True)")
-        if not (self.threshold > 0 and self.v_reset <= 0):
-            raise ValueError(f"TernaryLIF needs threshold > 0 and v_reset <= 0 (so ON and OFF never "
-                             f"fire together), got threshold={self.threshold!r}, "
-                             f"v_reset={self.v_reset!r}")
+        if config.v_reset > 0:
+            raise ValueError(f"TernaryLIF needs v_reset <= 0 (so ON and OFF never fire together), "
+                             f"got v_reset={config.v_reset!r}")
 
     def forward(self, x: torch.Tensor):
-        self._check_pair()
         # one call for both populations: the ON/OFF axis rides along as a batch axis
         both = super().forward(torch.stack([x, -x], dim=1))
         return both[:, 0] - both[:, 1]
@@ -251,9 +222,9 @@ def check_spike_code(spikes) -> str:
     return spikes
 
 
-def input_neuron(spikes: str = "binary", **neuron) -> LIF:
-    """A :class:`LIF` (``spikes='binary'``) or a :class:`TernaryLIF` (``'ternary'``)."""
-    return (TernaryLIF if check_spike_code(spikes) == "ternary" else LIF)(**neuron)
+def input_neuron(spikes: str = "binary", neuron: NeuronConfig | None = None) -> LIF:
+    """A :class:`LIF` (``spikes='binary'``) or a :class:`TernaryLIF` (``'ternary'``) with ``neuron``."""
+    return (TernaryLIF if check_spike_code(spikes) == "ternary" else LIF)(neuron)
 
 
 def spiking_layers(module: nn.Module):
@@ -263,15 +234,14 @@ def spiking_layers(module: nn.Module):
             yield name, sub
 
 
-def _lif_layers(module: nn.Module):
-    return ((name, sub) for name, sub in spiking_layers(module) if isinstance(sub, LIF))
-
-
 def set_neuron_params(module: nn.Module, **params) -> nn.Module:
-    """Change neuron parameters in place on every :class:`LIF` inside ``module``.
+    """Change neuron parameters in place on every spiking layer inside ``module``.
 
-    Layers that list a parameter in their ``fixed`` tuple keep their own value.
-    The values are validated first, so a bad value changes nothing.
+    Every :class:`SpikingLayer` with a ``neuron`` configuration (each
+    :class:`LIF`, the SSM's sampler) gets a copy with ``params`` applied,
+    except the parameters a layer lists in its ``fixed`` tuple. Every new
+    configuration is made (and so validated) before any layer changes, so a
+    bad value changes nothing.
 
     Returns
     -------
@@ -281,15 +251,14 @@ def set_neuron_params(module: nn.Module, **params) -> nn.Module:
     unknown = set(params) - set(NEURON_PARAMS)
     if unknown:
         raise ValueError(f"unknown neuron parameters: {sorted(unknown)}; known: {NEURON_PARAMS}")
-    for _, layer in _lif_layers(module):
-        updated = {k: v for k, v in params.items() if k not in layer.fixed}
-        merged = {name: getattr(layer, name) for name in NEURON_PARAMS if name != "backend"}
-        merged.update({k: v for k, v in updated.items() if k != "backend"})
-        make_params(**merged)
-        if "backend" in updated and updated["backend"] not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {updated['backend']!r}")
-    for _, layer in _lif_layers(module):
-        for k, v in params.items():
-            if k not in layer.fixed:
-                setattr(layer, k, v)
+    layers = [layer for _, layer in spiking_layers(module)
+              if isinstance(getattr(layer, "neuron", None), NeuronConfig)]
+    updated = [layer.neuron.replace(**{k: v for k, v in params.items()
+                                       if k not in getattr(layer, "fixed", ())})
+               for layer in layers]
+    for layer, config in zip(layers, updated):
+        if isinstance(layer, LIF):
+            layer._check_config(config)
+    for layer, config in zip(layers, updated):
+        layer.neuron = config
     return module

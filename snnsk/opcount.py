@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from .neurons import spiking_layers
+from .spike_counts import SpikeCount, padding_mask, spike_output
 
 __all__ = ["OperationCounter", "LayerCount", "count_matmul", "count_elementwise", "count_scaling",
            "count_macs", "count_fanout", "counting", "is_binary"]
@@ -83,12 +84,13 @@ class LayerCount:
     neurons : int
         Spiking layers: neurons per sample (every axis after time and batch).
     timesteps : int
-        Spiking layers: length of the time axis in the last call.
-    spikes : int
+        Spiking layers: length of the time axis of the longest call.
+    spikes : float
         Spiking layers: spikes emitted.
     neuron_steps : int
-        Spiking layers: neuron updates (entries of the output tensors), the
-        denominator of the firing rate.
+        Spiking layers: neuron updates of real (unpadded) steps, the
+        denominator of the firing rate. Spikes and neuron-steps follow the
+        rule of :mod:`snnsk.spike_counts`.
     synaptic_ops, macs, dense_macs : int
         Accumulates driven by spikes, multiply-accumulates on real operands
         and the dense equivalent (see the module docstring).
@@ -99,7 +101,7 @@ class LayerCount:
     kind: str
     neurons: int = 0
     timesteps: int = 0
-    spikes: int = 0
+    spikes: float = 0.0
     neuron_steps: int = 0
     synaptic_ops: int = 0
     macs: int = 0
@@ -163,6 +165,7 @@ class OperationCounter:
         self.layers: dict[str, LayerCount] = {}
         self._running: list[str] = []
         self._handles: list = []
+        self._spike_counts: dict[str, SpikeCount] = {}
         self._token = None
 
     # ------------------------------------------------------------- context
@@ -181,6 +184,10 @@ class OperationCounter:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        for name, count in self._spike_counts.items():
+            entry = self.layers[name]
+            entry.neurons, entry.timesteps = count.neurons, count.timesteps
+            entry.spikes, entry.neuron_steps = count.spikes, count.neuron_steps
         self._running.clear()
         _ACTIVE.reset(self._token)
         self._token = None
@@ -218,14 +225,11 @@ class OperationCounter:
             self._running.pop()
 
     def _spike_hook(self, name):
-        def record(module, _inputs, output):
-            spikes = output[0] if isinstance(output, tuple) else output
-            entry = self._entry(name, "spiking")
-            entry.timesteps = int(spikes.shape[0])
-            populations = module.populations
-            entry.neurons = math.prod(spikes.shape[2:]) * populations
-            entry.spikes += int(torch.count_nonzero(spikes.detach()))
-            entry.neuron_steps += spikes.numel() * populations
+        def record(module, inputs, output):
+            spikes = spike_output(output)
+            self._entry(name, "spiking")  # in the order the layers run
+            count = self._spike_counts.setdefault(name, SpikeCount())
+            count.add(spikes, padding_mask(inputs, spikes), module.populations)
         return record
 
     def _linear_hook(self, name):

@@ -11,11 +11,9 @@ import numbers
 
 import numpy as np
 import pandas as pd
-from skorch.dataset import get_len
-from skorch.utils import multi_indexing
 
-from .metrics import _mean_scores, _validated_input, pareto_front
-from .neurons import spiking_layers
+from .metrics import _mean_scores, check_spiking_estimator, pareto_front
+from .spike_counts import SpikeRecorder
 
 __all__ = ["plot_spike_raster", "plot_firing_rates", "plot_pareto_front"]
 
@@ -32,29 +30,18 @@ def _axes(ax):
 
 def _first_sample_spikes(estimator, X, sample: int) -> dict:
     """``{layer: spikes [T, neurons]}`` of every spiking layer for row ``sample`` of ``X``."""
-    X = _validated_input(estimator, X)
-    n_rows = get_len(X)  # validated input may be a dict of arrays (sequence values and lengths)
-    if isinstance(sample, bool) or not isinstance(sample, numbers.Integral) \
-            or not 0 <= sample < n_rows:
-        raise ValueError(f"sample must be an integer index into X (0 to {n_rows - 1}), "
-                         f"got {sample!r}")
-    captured = {}
-
-    def hook(name):
-        def keep(_module, _inputs, output):
-            spikes = output[0] if isinstance(output, tuple) else output
-            # first call only; time first, then the one sample of the batch
-            captured.setdefault(name, spikes.detach()[:, 0].reshape(spikes.shape[0], -1).cpu())
-        return keep
-
-    handles = [layer.register_forward_hook(hook(name))
-               for name, layer in spiking_layers(estimator.module_)]
-    try:
-        estimator._forward_for_stats(multi_indexing(X, slice(sample, sample + 1)))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return captured
+    check_spiking_estimator(estimator)
+    if isinstance(sample, bool) or not isinstance(sample, numbers.Integral) or sample < 0:
+        raise ValueError(f"sample must be a non-negative integer index into X, got {sample!r}")
+    with SpikeRecorder(estimator.module_) as recorder:
+        try:
+            estimator.run_inference(X, rows=[int(sample)])
+        except ValueError as exc:
+            if str(exc).startswith("rows must index"):
+                raise ValueError(f"sample must be an integer index into X, got {sample!r} "
+                                 f"({exc})") from None
+            raise
+    return recorder.spikes
 
 
 def plot_spike_raster(estimator, X, sample: int = 0, layers=None, ax=None, **scatter_kwargs):

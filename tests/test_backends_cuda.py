@@ -39,7 +39,7 @@ import torch
 
 import cuda_host
 from snnsk._backends import cuda, resolve_backend, run_lif, torch_ref
-from snnsk._backends.params import make_params
+from snnsk.neurons import NeuronConfig
 from snnsk.neurons import LIF, lif
 from snnsk.surrogate import ATan
 
@@ -77,7 +77,7 @@ def _params(index, dyadic_tau=False):
         scalars = [(2.0, 1.0, 0.0, None), (4.0, 0.7, -0.3, 1.5), (1.0, 1.2, 0.2, 3.0)]
     tau, threshold, v_reset, alpha = scalars[index % len(scalars)]
     reset, surrogate, refractory, detach_reset, decay_input = OPTION_SETS[index]
-    return make_params(tau=tau, threshold=threshold, reset=reset, v_reset=v_reset,
+    return NeuronConfig(tau=tau, threshold=threshold, reset=reset, v_reset=v_reset,
                        refractory=refractory, surrogate=surrogate, alpha=alpha,
                        decay_input=decay_input, detach_reset=detach_reset)
 
@@ -263,7 +263,7 @@ def test_host_built_kernels_match_torch_reference(host_launched, index, dtype):
 
 
 def test_host_built_kernels_launch_only_what_is_needed(host_launched):
-    p = make_params(refractory=2)
+    p = NeuronConfig(refractory=2)
     x = _input((4, 10), p, torch.float32, seed=1)
     with torch.no_grad():
         _host_run(x, p, False)
@@ -277,7 +277,7 @@ def test_host_built_kernels_launch_only_what_is_needed(host_launched):
 
 
 def test_host_built_kernels_on_non_contiguous_input_and_empty_neurons(host_launched):
-    p = make_params(reset="soft", refractory=1)
+    p = NeuronConfig(reset="soft", refractory=1)
     x = _input((8, 37, 5), p, torch.float32, seed=3).transpose(1, 2)
     assert not x.is_contiguous()
     s = check_against_reference(_host_run, x, p, "non-contiguous")
@@ -291,7 +291,7 @@ def test_host_built_kernels_on_non_contiguous_input_and_empty_neurons(host_launc
 def test_host_built_kernels_store_held_steps_as_bits(host_launched, monkeypatch):
     # T = 70 spans three 32-step words of the held mask; a refractory neuron ignores a
     # huge input on its held steps
-    p = make_params(refractory=3)
+    p = NeuronConfig(refractory=3)
     saved = {}
     forward = cuda._run_forward
 
@@ -372,7 +372,7 @@ def test_16_bit_storage_keeps_the_firing_decision_just_below_the_threshold(host_
     # threshold; stored as u = H - threshold = -2^-25 it rounds to -0.0 in float16. Either
     # way a backward testing `>= threshold` would take the fired branch of the hard reset's
     # derivative (dV/dH = -0.5 instead of +0.5); the sign bit of u does not.
-    p = make_params(tau=1.0, threshold=0.5, v_reset=-3e-8, decay_input=False, surrogate="triangle")
+    p = NeuronConfig(tau=1.0, threshold=0.5, v_reset=-3e-8, decay_input=False, surrogate="triangle")
     for dtype in (torch.float16, torch.bfloat16):
         x = torch.full((2, 3), 0.5, dtype=dtype)
         s_ref = check_against_reference(_host_run, x, p, f"{dtype} just below the threshold")
@@ -405,12 +405,14 @@ def test_cupy_backend_on_a_cpu_tensor_names_the_device():
 
 def test_without_cupy_the_error_gives_the_import_error(monkeypatch, fresh_probe):
     monkeypatch.setitem(sys.modules, "cupy", None)  # import cupy -> ModuleNotFoundError
-    p = make_params()
+    p = NeuronConfig()
     with pytest.raises(RuntimeError, match=r"CuPy is not installed \(import of cupy halted.*"
                                            r"snnsk\[cuda\]"):
-        resolve_backend("cupy", _fake_cuda_tensor(), p)
-    # auto falls back to the reference on a CUDA tensor
-    assert resolve_backend("auto", _fake_cuda_tensor(), p) == "torch"
+        resolve_backend(_fake_cuda_tensor(), p.replace(backend="cupy"))
+    # auto falls back to the reference on a CUDA tensor, and says why
+    with pytest.warns(RuntimeWarning, match=r"backend='auto' runs the torch reference .*"
+                                            r"CuPy is not installed"):
+        assert resolve_backend(_fake_cuda_tensor(), p) == "torch"
 
 
 def test_a_broken_cupy_is_not_reported_as_missing(monkeypatch, fresh_probe):
@@ -467,27 +469,28 @@ def test_the_real_cupy_without_a_gpu_reports_the_driver_cause(fresh_probe):
     reason = cuda.unavailable_reason(0)
     assert reason is not None and reason.startswith(("CuPy cannot use a CUDA device: ",
                                                     "CuPy sees no CUDA device")), reason
-    p = make_params()
+    p = NeuronConfig()
     with pytest.raises(RuntimeError) as info:
-        resolve_backend("cupy", _fake_cuda_tensor(), p)
+        resolve_backend(_fake_cuda_tensor(), p.replace(backend="cupy"))
     assert str(info.value) == f"LIF backend 'cupy' cannot run this input: {reason}"
-    assert resolve_backend("auto", _fake_cuda_tensor(), p) == "torch"
+    with pytest.warns(RuntimeWarning, match="'cupy' backend is not usable here: CuPy"):
+        assert resolve_backend(_fake_cuda_tensor(), p) == "torch"
 
 
 def test_cupy_refuses_float64_and_custom_surrogates_before_probing(monkeypatch, fresh_probe):
     monkeypatch.setattr(cuda, "_cupy", lambda: pytest.fail("probed CuPy needlessly"))
     assert "float32, float16 and bfloat16, got torch.float64" in cuda.unsupported_reason(
-        _fake_cuda_tensor(torch.float64), make_params())
+        _fake_cuda_tensor(torch.float64), NeuronConfig())
 
     class Custom(ATan):
         pass
 
-    reason = cuda.unsupported_reason(_fake_cuda_tensor(), make_params(surrogate=Custom()))
+    reason = cuda.unsupported_reason(_fake_cuda_tensor(), NeuronConfig(surrogate=Custom()))
     assert "built-in surrogates" in reason
 
 
 def test_kernel_names_are_the_loader_s():
-    p = make_params(reset="soft", surrogate="triangle", decay_input=False)
+    p = NeuronConfig(reset="soft", surrogate="triangle", decay_input=False)
     assert cuda.forward_name("snnsk_bf16", p.hard_reset, p.decay_input, True, True, False) == \
         "snnsk_lif_forward<snnsk_bf16, 0, 0, 1, 1, 0>"
     assert cuda.backward_name("float", 3, False, False, True, False) == \
@@ -593,7 +596,7 @@ gpu = pytest.mark.skipif(_SKIP is not None, reason=str(_SKIP))
 
 
 def _cupy_run(x, p, return_v):
-    return run_lif(x, p, "cupy", return_v)
+    return run_lif(x, p.replace(backend="cupy"), return_v)
 
 
 # N: odd, even, a multiple of the block, neither (and several blocks)
@@ -616,9 +619,9 @@ def test_gpu_kernels_match_torch_reference(index, dtype):
 @pytest.mark.gpu
 @gpu
 def test_gpu_auto_picks_cupy_and_handles_non_contiguous_input():
-    p = make_params(refractory=1)
+    p = NeuronConfig(refractory=1)
     x = _input((8, 37, 5), p, torch.float32, seed=3, device="cuda").transpose(1, 2)
-    assert resolve_backend("auto", x, p) == "cupy"
+    assert resolve_backend(x, p) == "cupy"
     check_against_reference(_cupy_run, x, p, "non-contiguous")
     with torch.no_grad():
         assert torch.equal(lif(x, backend="cupy", refractory=1), lif(x, backend="torch", refractory=1))
@@ -640,7 +643,7 @@ def test_gpu_nan_input_propagates_to_the_gradient(refractory):
 def test_gpu_kernel_runs_on_the_current_stream():
     # x is produced on a side stream after a long sleep; a kernel launched on any other
     # stream would read it before it is written
-    p = make_params()
+    p = NeuronConfig()
     source = _input((16, 1 << 16), p, torch.float32, seed=5, device="cuda")
     expected = lif(source, backend="torch")
     side = torch.cuda.Stream()
@@ -657,7 +660,7 @@ def test_gpu_kernel_runs_on_the_current_stream():
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
 @gpu
 def test_gpu_second_device():
-    p = make_params(reset="soft", refractory=2)
+    p = NeuronConfig(reset="soft", refractory=2)
     with torch.cuda.device(0):  # the current device is not the tensor's
         x = _input((8, 1000), p, torch.float32, seed=9, device="cuda:1")
         check_against_reference(_cupy_run, x, p, "cuda:1")

@@ -10,6 +10,7 @@ from skorch.helper import predefined_split
 
 from snnsk import SpikingMLPClassifier
 from snnsk.callbacks import CosineLR, FiringRateMonitor, SurrogateAlphaSchedule, firing_rate_history
+from snnsk.neurons import spiking_layers
 
 
 def small_mlp(**kwargs):
@@ -43,7 +44,8 @@ def test_monitor_skips_validation_batches(digits):
     assert clf.spike_stats(X[300:400] * 0 + 1.0).loc["neurons.0", "firing_rate"] != \
         pytest.approx(expected)
     assert clf.history[-1, "rate_neurons.0"] == pytest.approx(expected)
-    assert not clf.callbacks[0].handles_  # hooks removed after the epoch
+    # hooks removed after the epoch
+    assert all(not layer._forward_hooks for _, layer in spiking_layers(clf.module_))
 
 
 def test_monitor_on_a_silent_network_records_zero(digits):
@@ -67,7 +69,7 @@ class AlphaSpy(Callback):
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if training:
-            self.seen_.append(net.module_.neurons[0].alpha)
+            self.seen_.append(net.module_.neurons[0].neuron.alpha)
 
 
 @pytest.mark.parametrize("schedule, expected", [("linear", [1.0, 2.0, 3.0, 4.0]),
@@ -80,7 +82,7 @@ def test_alpha_schedule_by_hand(digits, schedule, expected):
         SurrogateAlphaSchedule(start=1.0, stop=stop, schedule=schedule), spy]).fit(X, y)
     assert clf.history[:, "alpha"] == pytest.approx(expected)
     assert spy.seen_ == pytest.approx(expected)  # in effect during the batches, one per epoch
-    assert all(layer.alpha == stop for layer in clf.module_.neurons)
+    assert all(layer.neuron.alpha == stop for layer in clf.module_.neurons)
     assert clf.alpha is None  # the estimator's parameter is left alone
 
 

@@ -59,7 +59,7 @@ def test_help_and_bad_usage():
 def test_main_reports_errors_in_one_line(capsys, tmp_path):
     assert main(["demo", "--task", "digits", "--cv", "1"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("snnsk: error:") and err.count("\n") == 1
+    assert err.startswith("snnsk demo: error: argument --cv:") and err.count("\n") == 1
     assert main(["demo", "--text", str(tmp_path / "missing.txt")]) == 2
     assert "missing.txt" in capsys.readouterr().err
     short = tmp_path / "short.txt"

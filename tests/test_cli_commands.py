@@ -1,5 +1,8 @@
 """`snnsk fit / search / generate / report` end to end on small files: outputs, exit codes, errors."""
 
+import subprocess
+import sys
+
 import joblib
 import numpy as np
 import pandas as pd
@@ -21,10 +24,6 @@ TINY = {
     "vit": ["embed_dim=16", "depth=1", "heads=2", "max_epochs=1"],
 }
 
-needs_vit = pytest.mark.skipif(not hasattr(snnsk, "SpikingViTClassifier"),
-                               reason="snnsk.SpikingViTClassifier (issue 6) has not landed yet")
-
-
 def params(kind):
     return [arg for p in TINY[kind] for arg in ("--param", p)]
 
@@ -41,7 +40,8 @@ def files(tmp_path_factory):
     X, y = load_sequential_digits()
     X, y = X[:120], y[:120]
     paths = {"text": root / "book.txt", "seq": root / "seq.npz", "seq3": root / "seq3.npz",
-             "csv": root / "digits.csv", "images": root / "images.npz"}
+             "csv": root / "digits.csv", "images": root / "images.npz",
+             "images4": root / "images4.npz"}
     paths["text"].write_text(TEXT)
     np.savez(paths["seq"], X=X, y=y)
     np.savez(paths["seq3"], X=np.stack([X, 1 - X], axis=-1), y=y)   # (n, L, C) with C = 2
@@ -49,6 +49,7 @@ def files(tmp_path_factory):
     frame.insert(0, "digit", y)                                         # label first: --target
     frame.to_csv(paths["csv"], index=False)
     np.savez(paths["images"], X=X.reshape(-1, 8, 8), y=y)
+    np.savez(paths["images4"], X=X.reshape(-1, 1, 8, 8), y=y)  # (n, C, H, W): not sequences
     return paths
 
 
@@ -68,7 +69,7 @@ def fitted(files, tmp_path_factory):
     ("ssm", "seq", []),
     ("ssm", "seq3", []),
     ("mlp", "csv", ["--target", "digit"]),
-    pytest.param("vit", "images", [], marks=needs_vit),
+    ("vit", "images", []),
 ])
 def test_fit_saves_a_model_that_loads_and_predicts(capsys, files, tmp_path, kind, data, extra):
     out = tmp_path / "model.joblib"
@@ -222,9 +223,24 @@ def _error_cases(files, fitted, tmp_path):
         (["search", "ssm", files["seq"], "--grid", "threshold=0.5,", "--cv", 2], "empty value"),
         (["search", "ssm", files["seq"], "--param", "threshold=0.5", "--grid", "threshold=0.5,1"],
          "both as --param and --grid"),
-        (["search", "ssm", files["seq"], "--grid", "threshold=0.5,1", "--cv", 1], "n_splits"),
+        (["search", "ssm", files["seq"], "--grid", "threshold=0.5,1", "--cv", 1],
+         "at least 2 folds"),
+        (["search", "ssm", files["seq"], "--grid", "threshold=0.5,1", "--cv", 50],
+         "--cv 50: n_splits=50 cannot be greater than the number of members in each class"),
+        (["search", "ssm", files["seq"], "--grid", "threshold=0.5,1", "--n-jobs", 0],
+         "--n-jobs: must be a positive number"),
+        (["search", "mlp", files["csv"], "--target", "digit", "--grid", "timesteps=2,0"],
+         "--grid timesteps=0: timesteps must be a positive integer, got 0"),
+        (["search", "lm", files["text"], "--grid", "precision=float32,float16"],
+         "--grid precision='float16': precision must be one of"),
+        (["fit", "mlp", files["csv"], "--target", "digit", "--param", "timesteps=0"],
+         "--param: timesteps must be a positive integer, got 0"),
+        (["fit", "ssm", files["images4"]], "X must be an array (n_samples, length)"),
         (["generate", fitted["ssm"], "--prompt", "The "], "does not write text"),
-        (["generate", fitted["lm"], "--prompt", "The ~~"], "never seen"),
+        (["generate", fitted["lm"], "--prompt", "The ~~"], "--prompt contains tokens the model "
+                                                            "has never seen: ['~']"),
+        (["generate", fitted["lm"], "--prompt", "The ", "--temperature", "-1"],
+         "--temperature: must be a finite number >= 0"),
         (["generate", not_a_model, "--prompt", "x"], "not a model saved with joblib"),
         (["generate", tmp_path / "nothing.joblib", "--prompt", "x"], "nothing.joblib"),
         (["generate", fitted["lm"]], "--prompt"),
@@ -241,12 +257,94 @@ def test_every_error_is_one_line_and_exit_code_2(capsys, files, fitted, tmp_path
         assert phrase in err, (argv, err)
 
 
-def test_vit_without_the_estimator_is_a_one_line_error(capsys, files, monkeypatch):
-    # what an installation without issue 6's estimator does; the real class is put back after
-    monkeypatch.delattr(snnsk, "SpikingViTClassifier", raising=False)
-    code, _, err = run(capsys, "fit", "vit", files["images"])
-    assert code == 2 and err.count("\n") == 1
-    assert "needs snnsk.SpikingViTClassifier" in err
+def test_model_kinds_map_to_the_classes_imported_by_the_command(monkeypatch):
+    from snnsk._cli_params import MODELS, estimator_class
+    from snnsk.estimators.lm import SpikeDecoderLM
+    from snnsk.estimators.mlp import SpikingMLPClassifier
+    from snnsk.estimators.sequence import SpikingSSMClassifier
+    from snnsk.estimators.vision import SpikingViTClassifier
+
+    expected = {"lm": SpikeDecoderLM, "ssm": SpikingSSMClassifier, "vit": SpikingViTClassifier,
+                "mlp": SpikingMLPClassifier}
+    # not looked up by name on the package: its attributes do not matter
+    for name in ("SpikeDecoderLM", "SpikingSSMClassifier", "SpikingViTClassifier",
+                 "SpikingMLPClassifier"):
+        monkeypatch.delattr(snnsk, name)
+    assert {kind: estimator_class(kind) for kind in MODELS} == expected
+    with pytest.raises(ValueError, match="unknown model kind 'cnn'; choose from lm, ssm, vit, mlp"):
+        estimator_class("cnn")
+
+
+def _fails(*args, **kwargs):
+    raise AssertionError("the estimator ran: the command should have refused its input first")
+
+
+def test_wrong_input_is_refused_before_any_fit_or_prediction(capsys, files, fitted,
+                                                             monkeypatch):
+    from snnsk.estimators.mlp import SpikingMLPClassifier
+    from snnsk.estimators.sequence import SpikingSSMClassifier
+
+    for cls in (SpikingMLPClassifier, SpikingSSMClassifier):
+        for method in ("fit", "partial_fit", "predict", "predict_proba", "spike_stats"):
+            monkeypatch.setattr(cls, method, _fails)
+    monkeypatch.setattr("snnsk._cli_commands.spike_report", _fails)
+    cases = [
+        (["fit", "mlp", files["csv"], "--target", "digit", "--param", "timesteps=0"], "timesteps"),
+        (["fit", "mlp", files["csv"], "--param", "max_epochs=1"], "Unknown label type"),
+        (["fit", "ssm", files["images4"]], "images4.npz"),
+        (["fit", "ssm", files["seq"], "--param", "bogus__x=1"], "bogus__x"),
+        (["search", "ssm", files["seq"], "--grid", "sampling=threshold,poisson"],
+         "sampling='poisson'"),
+        (["search", "ssm", files["seq"], "--grid", "threshold=0.5,1", "--cv", 50], "--cv 50"),
+        (["report", fitted["ssm"], files["images"]], "channels"),
+    ]
+    for argv, phrase in cases:
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and err.count("\n") == 1 and phrase in err, (argv, err)
+
+
+@pytest.mark.parametrize("error", [TypeError, ValueError, RuntimeError])
+def test_an_error_raised_while_fitting_is_a_bug_and_keeps_its_traceback(capsys, files,
+                                                                       monkeypatch, error):
+    from snnsk.estimators.sequence import SpikingSSMClassifier
+
+    def broken(self, *args, **kwargs):
+        raise error("an internal error")
+
+    monkeypatch.setattr(SpikingSSMClassifier, "initialize_module", broken)
+    with pytest.raises(error, match="an internal error"):
+        main(["fit", "ssm", str(files["seq"]), *params("ssm")])
+    assert capsys.readouterr().err == ""  # nothing printed in its place
+
+
+def test_an_internal_error_of_report_and_generate_propagates(files, fitted, monkeypatch):
+    def broken(*args, **kwargs):
+        raise TypeError("an internal error")
+
+    monkeypatch.setattr("snnsk._cli_commands.spike_report", broken)
+    with pytest.raises(TypeError, match="an internal error"):
+        main(["report", str(fitted["ssm"]), str(files["seq"])])
+    from snnsk.estimators.lm import SpikeDecoderLM
+    monkeypatch.setattr(SpikeDecoderLM, "generate", broken)
+    with pytest.raises(TypeError, match="an internal error"):
+        main(["generate", str(fitted["lm"]), "--prompt", "The "])
+
+
+def test_the_command_line_prints_the_traceback_of_a_bug(tmp_path):
+    # the console script and `python -m snnsk.cli` let the exception out: Python prints it
+    code = ("import sys; from snnsk.estimators.sequence import SpikingSSMClassifier as C\n"
+            "def broken(self, *a, **k): raise ValueError('an internal error')\n"
+            "C.initialize_module = broken\n"
+            "from snnsk.cli import main; sys.exit(main(sys.argv[1:]))")
+    rng = np.random.RandomState(0)
+    data = tmp_path / "seq.npz"
+    np.savez(data, X=rng.rand(20, 6), y=np.arange(20) % 2)
+    result = subprocess.run([sys.executable, "-c", code, "fit", "ssm", str(data),
+                             "--out", str(tmp_path / "m.joblib"), *params("ssm")],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "in broken" in result.stderr and "ValueError: an internal error" in result.stderr
 
 
 @pytest.mark.parametrize("command, options", [

@@ -8,7 +8,7 @@ from torch import nn
 from snnsk.losses import TETLoss
 from snnsk.memory import compact_saved_spikes, mark_spikes, saved_activation_bytes
 from snnsk.models.spikformer import SpikingViT
-from snnsk.neurons import LIF, SpikingLayer, TernaryLIF
+from snnsk.neurons import LIF, NeuronConfig, SpikingLayer, TernaryLIF
 
 
 class SpikesIntoLinear(nn.Module):
@@ -49,7 +49,7 @@ def test_real_valued_saved_tensors_are_left_alone():
 def test_gradients_are_exactly_those_of_the_plain_graph(attention):
     torch.manual_seed(1)
     model = SpikingViT(10, 1, (8, 8), attention=attention, embed_dim=16, depth=1, heads=2,
-                       patch_size=2, threshold=0.5)
+                       patch_size=2, neuron=NeuronConfig(threshold=0.5))
     x = torch.rand(6, 1, 8, 8)
     y = torch.randint(0, 10, (6,))
     criterion = TETLoss(lamb=1e-3)

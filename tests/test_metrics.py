@@ -19,7 +19,7 @@ from snnsk.datasets import load_corpus
 from snnsk.layers import CausalSelfAttention, causal_linear_attention
 from snnsk.metrics import (energy_scorer, firing_rate_scorer, make_energy_scorer,
                            module_spike_report, pareto_front, pareto_refit, spike_report)
-from snnsk.neurons import LIF, TernaryLIF
+from snnsk.neurons import LIF, NeuronConfig, TernaryLIF
 
 AC, MAC = 0.9e-12, 4.6e-12
 
@@ -208,7 +208,7 @@ def test_attention_counts_match_brute_force_on_random_spikes():
 
 
 def test_attention_layer_rows_follow_the_spikes_that_feed_them():
-    layer = CausalSelfAttention(8, 2, threshold=0.25).eval()
+    layer = CausalSelfAttention(8, 2, neuron=NeuronConfig(threshold=0.25)).eval()
     report = module_spike_report(layer, torch.randn(2, 1, 5, 8))
     assert list(report.index) == ["input_neuron", "qkv", "qkv_neuron", "scores", "values",
                                   "attention_neuron", "proj", "total"]

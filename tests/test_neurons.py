@@ -19,9 +19,8 @@ import torch
 from torch import nn
 
 from snnsk._backends import resolve_backend
-from snnsk._backends.params import make_params
-from snnsk.neurons import LIF, NEURON_PARAMS, lif, set_neuron_params, spiking_layers
-from snnsk.surrogate import ATan, Surrogate
+from snnsk.neurons import LIF, NeuronConfig, lif, set_neuron_params, spiking_layers
+from snnsk.surrogate import ATan, Sigmoid, Surrogate
 
 BACKENDS = ["torch", "cpu"]
 DTYPES = [torch.float32, torch.float64]
@@ -282,11 +281,24 @@ def test_nan_input_propagates_to_the_gradient(backend, refractory):
 
 
 def test_auto_backend_picks_cpu_kernel_on_cpu_float():
-    p = make_params()
-    assert resolve_backend("auto", torch.zeros(2, 3), p) == "cpu"
-    assert resolve_backend("auto", torch.zeros(2, 3, dtype=torch.float64), p) == "cpu"
-    assert resolve_backend("auto", torch.zeros(2, 3, dtype=torch.float16), p) == "torch"
-    assert resolve_backend("auto", torch.zeros(2, 3, dtype=torch.bfloat16), p) == "torch"
+    p = NeuronConfig()
+    assert resolve_backend(torch.zeros(2, 3), p) == "cpu"
+    assert resolve_backend(torch.zeros(2, 3, dtype=torch.float64), p) == "cpu"
+    assert resolve_backend(torch.zeros(2, 3, dtype=torch.float16), p) == "torch"
+    assert resolve_backend(torch.zeros(2, 3, dtype=torch.bfloat16), p) == "torch"
+
+
+def test_auto_backend_warns_when_numba_is_unusable(monkeypatch):
+    # a dtype the kernels lack falls back silently (above); a machine without numba is announced
+    from snnsk._backends import cpu
+
+    monkeypatch.setattr(cpu, "numba", None)
+    monkeypatch.setattr(cpu, "NUMBA_ERROR", ImportError("no module named numba"))
+    with pytest.warns(RuntimeWarning, match=r"runs the torch reference .* 'cpu' backend is not "
+                                            r"usable here: numba could not be imported"):
+        assert resolve_backend(torch.zeros(2, 3), NeuronConfig()) == "torch"
+    with pytest.raises(RuntimeError, match="numba could not be imported"):
+        resolve_backend(torch.zeros(2, 3), NeuronConfig(backend="cpu"))
 
 
 # ---------------------------------------------------------------------------
@@ -518,10 +530,10 @@ def test_custom_surrogate_runs_on_torch_and_is_refused_by_cpu():
 
 def test_module_repr_lists_parameters():
     r = repr(LIF(tau=3.0, reset="soft", surrogate="sigmoid", refractory=2))
-    assert r.startswith("LIF(")
+    assert r.startswith("LIF(NeuronConfig(")
     for part in ("tau=3.0", "threshold=1.0", "reset='soft'", "v_reset=0.0", "refractory=2",
-                 "surrogate='sigmoid'", "alpha=None", "decay_input=True", "detach_reset=False",
-                 "backend='auto'"):
+                 "surrogate=Sigmoid(alpha=4)", "alpha=4.0", "decay_input=True",
+                 "detach_reset=False", "backend='auto'"):
         assert part in r
 
 
@@ -531,7 +543,8 @@ def test_module_pickle_round_trip(backend):
             backend=backend, return_v=True, fixed=("threshold",))
     back = pickle.loads(pickle.dumps(m))
     assert type(back) is LIF
-    for name in (*NEURON_PARAMS, "return_v", "fixed"):
+    assert back.neuron == m.neuron and back.neuron.surrogate == ATan(1.5)
+    for name in ("return_v", "fixed"):
         assert getattr(back, name) == getattr(m, name), name
     x = _input(6, (2, 9), torch.float32, 0.8, 0.0, 3.0, True, seed=3)
     for a, b in zip(m(x), back(x)):
@@ -551,12 +564,14 @@ def test_module_keeps_no_state_between_calls(backend):
     assert list(m.parameters()) == [] and list(m.buffers()) == []
 
 
-def test_module_matches_functional_and_attribute_changes_take_effect():
+def test_module_matches_functional_and_a_new_configuration_takes_effect():
     m = LIF()
     x = _const(1.5, 6)
     assert _flat(m(x)) == [0, 1, 0, 1, 0, 1]
-    m.refractory = 1
+    m.neuron = m.neuron.replace(refractory=1)
     assert _flat(m(x)) == [0, 1, 0, 0, 1, 0]
+    with pytest.raises(TypeError, match="neuron must be a NeuronConfig"):
+        m.neuron = {"refractory": 1}
     m.return_v = True
     s, v = m(x)
     assert _flat(v) == [0.75, 0.0, 0.0, 0.75, 0.0, 0.0]
@@ -585,15 +600,15 @@ def test_set_neuron_params_updates_all_layers_except_fixed():
     out = set_neuron_params(net, tau=3.0, threshold=0.9, surrogate="sigmoid", alpha=2.0,
                             refractory=1, backend="torch")
     assert out is net
-    layers = dict(spiking_layers(net))
-    for name, layer in layers.items():
-        assert layer.tau == 3.0 and layer.alpha == 2.0 and layer.refractory == 1
-        assert layer.backend == "torch"
+    layers = {name: layer.neuron for name, layer in spiking_layers(net)}
+    for name, neuron in layers.items():
+        assert neuron.tau == 3.0 and neuron.refractory == 1
+        assert neuron.backend == "torch"
     assert layers["1"].threshold == 0.9 and layers["4"].threshold == 0.9
-    assert layers["1"].surrogate == "sigmoid" and layers["4"].surrogate == "sigmoid"
-    # the fixed layer keeps its own threshold and surrogate
+    assert layers["1"].surrogate == Sigmoid(2.0) and layers["4"].surrogate == Sigmoid(2.0)
+    # the fixed layer keeps its own threshold and surrogate (with alpha 2 applied to it)
     assert layers["2.1"].threshold == 0.5
-    assert layers["2.1"].surrogate == "atan"
+    assert layers["2.1"].surrogate == ATan(2.0)
     # and the network still runs with the new values
     y = net(torch.randn(5, 3, 4))
     assert y.shape == (5, 3, 2)
@@ -615,12 +630,10 @@ def test_set_neuron_params_updates_all_layers_except_fixed():
 def test_set_neuron_params_rejects_bad_values_without_changes(bad, exc):
     net = _net()
     before = pickle.dumps(net)
-    snapshot = [(name, {k: getattr(layer, k) for k in NEURON_PARAMS})
-                for name, layer in spiking_layers(net)]
+    snapshot = [(name, layer.neuron) for name, layer in spiking_layers(net)]
     with pytest.raises(exc):
         set_neuron_params(net, **bad)
-    after = [(name, {k: getattr(layer, k) for k in NEURON_PARAMS})
-             for name, layer in spiking_layers(net)]
+    after = [(name, layer.neuron) for name, layer in spiking_layers(net)]
     assert after == snapshot
     assert pickle.dumps(net) == before
 
@@ -647,3 +660,76 @@ def test_other_memory_layouts_give_the_same_spikes_and_gradients(backend, layout
     spikes.backward(grad)
     expected.backward(grad)
     torch.testing.assert_close(x.grad, ref.grad, rtol=1e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------------------
+# NeuronConfig: validated once, immutable, numpy scalars welcome
+# ---------------------------------------------------------------------------
+
+
+def test_config_accepts_numpy_scalars_and_stores_python_numbers():
+    import numpy as np
+
+    config = NeuronConfig(tau=np.float32(3.0), threshold=np.float64(0.5), v_reset=np.int64(0),
+                          refractory=np.int64(2), alpha=np.float32(3.0),
+                          decay_input=np.bool_(False), detach_reset=np.True_)
+    assert config == NeuronConfig(tau=3.0, threshold=0.5, refractory=2, alpha=3.0,
+                                  decay_input=False, detach_reset=True)
+    for name in ("tau", "threshold", "v_reset", "alpha"):
+        assert type(getattr(config, name)) is float, name
+    assert type(config.refractory) is int
+    assert type(config.decay_input) is bool and type(config.detach_reset) is bool
+
+
+@pytest.mark.parametrize("bad,exc,message", [
+    (dict(tau=0.5), ValueError, "tau must be >= 1"),
+    (dict(threshold=0.0), ValueError, "threshold must be > 0"),
+    (dict(threshold=True), TypeError, "threshold must be a real number"),
+    (dict(v_reset=1.0), ValueError, r"v_reset \(1.0\) must be below threshold"),
+    (dict(refractory=1.5), ValueError, "refractory must be a non-negative integer"),
+    (dict(reset="none"), ValueError, "reset must be 'hard' or 'soft'"),
+    (dict(surrogate="relu"), ValueError, "relu"),
+    (dict(alpha=-1.0), ValueError, "alpha must be a positive"),
+    (dict(decay_input=1), TypeError, "decay_input must be True or False"),
+    (dict(backend="gpu"), ValueError, "backend must be one of auto, torch, cpu, cupy"),
+    (dict(tau=float("nan")), ValueError, "tau must be finite"),
+])
+def test_config_names_the_bad_parameter(bad, exc, message):
+    with pytest.raises(exc, match=message):
+        NeuronConfig(**bad)
+
+
+def test_config_is_immutable_and_replace_revalidates():
+    config = NeuronConfig(threshold=0.5)
+    with pytest.raises(AttributeError):
+        config.threshold = 2.0
+    changed = config.replace(tau=4.0)
+    assert (changed.tau, config.tau) == (4.0, 2.0)
+    with pytest.raises(ValueError, match="v_reset"):
+        config.replace(v_reset=0.5)
+    with pytest.raises(ValueError, match="unknown neuron parameters"):
+        config.replace(gain=2.0)
+    assert hash(config) == hash(NeuronConfig(threshold=0.5))
+    assert pickle.loads(pickle.dumps(changed)) == changed
+
+
+def test_config_alpha_travels_with_its_surrogate():
+    sharp = NeuronConfig(alpha=5.0)
+    assert sharp.surrogate == ATan(5.0) and sharp.alpha == 5.0
+    # a new surrogate without an alpha takes its own default sharpness...
+    assert sharp.replace(surrogate="sigmoid").surrogate == Sigmoid(4.0)
+    # ...and alpha=None means the default, not "keep the current one"
+    assert sharp.replace(alpha=None).surrogate == ATan()
+    assert sharp.replace(surrogate="sigmoid", alpha=1.0).surrogate == Sigmoid(1.0)
+
+
+def test_nothing_is_validated_per_forward_call(monkeypatch):
+    layer = LIF(NeuronConfig(threshold=0.5))
+    x = torch.rand(4, 3, requires_grad=True)
+    made = []
+    original = NeuronConfig.__post_init__
+    monkeypatch.setattr(NeuronConfig, "__post_init__",
+                        lambda self: (made.append(1), original(self)))
+    for _ in range(3):
+        layer(x).sum().backward()
+    assert made == []

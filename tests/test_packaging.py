@@ -61,3 +61,20 @@ def test_a_non_editable_install_ships_the_cuda_kernel_sources(tmp_path):
     assert run.returncode == 0, run.stderr
     where, found = run.stdout.split()
     assert pathlib.Path(where).is_relative_to(site) and found == "True"
+
+
+def test_the_skorch_floor_is_the_release_partial_fit_needs_and_is_installed():
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    (skorch,) = [req for req in map(Requirement, dependencies) if req.name == "skorch"]
+    floors = [Version(spec.version) for spec in skorch.specifier if spec.operator == ">="]
+    assert len(floors) == 1, f"skorch needs one lower bound (>=), got {skorch}"
+    # SpikingMixin.partial_fit reads skorch's `_routing_method` fit parameter, new in skorch 1.4.0
+    assert floors[0] >= Version("1.4"), f"skorch {skorch.specifier} allows releases without it"
+    installed = Version(version("skorch"))
+    assert floors[0] <= installed and skorch.specifier.contains(installed, prereleases=True), \
+        f"the installed skorch {installed} does not satisfy {skorch}"

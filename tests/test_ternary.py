@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from snnsk.neurons import LIF, TernaryLIF, input_neuron, set_neuron_params, spiking_layers
+from snnsk.neurons import (LIF, NeuronConfig, TernaryLIF, input_neuron, set_neuron_params,
+                           spiking_layers)
 
 BACKENDS = ["torch", "cpu"]
 
@@ -57,17 +58,18 @@ def test_is_a_lif_layer_with_two_populations():
     layers = dict(spiking_layers(net))
     assert layers["1"].populations == 2 and layers["3"].populations == 1
     set_neuron_params(net, threshold=0.3, reset="soft")
-    assert layers["1"].threshold == 0.3 and layers["1"].reset == "soft"
+    assert layers["1"].neuron.threshold == 0.3 and layers["1"].neuron.reset == "soft"
     back = pickle.loads(pickle.dumps(layers["1"]))
-    assert type(back) is TernaryLIF and back.threshold == 0.3
+    assert type(back) is TernaryLIF and back.neuron.threshold == 0.3
     x = torch.randn(4, 2, 4)
     assert torch.equal(back(x), layers["1"](x))
 
 
 def test_input_neuron_builds_either_code():
-    assert type(input_neuron("binary", threshold=0.5)) is LIF
-    ternary = input_neuron("ternary", threshold=0.5)
-    assert type(ternary) is TernaryLIF and ternary.threshold == 0.5
+    neuron = NeuronConfig(threshold=0.5)
+    assert type(input_neuron("binary", neuron)) is LIF
+    ternary = input_neuron("ternary", neuron)
+    assert type(ternary) is TernaryLIF and ternary.neuron is neuron
     with pytest.raises(ValueError, match="spikes must be one of binary, ternary, got 'signed'"):
         input_neuron("signed")
 
@@ -81,8 +83,12 @@ def test_bad_parameters(kwargs, match):
         TernaryLIF(**kwargs)
 
 
-def test_a_later_positive_v_reset_is_refused_at_the_next_call():
+def test_a_later_positive_v_reset_is_refused_when_it_is_set():
     layer = TernaryLIF(threshold=0.5)
-    layer.v_reset = 0.25
     with pytest.raises(ValueError, match=r"v_reset <= 0"):
-        layer(torch.ones(2, 3))
+        layer.neuron = layer.neuron.replace(v_reset=0.25)
+    net = nn.Sequential(LIF(threshold=0.5), layer)
+    with pytest.raises(ValueError, match=r"v_reset <= 0"):
+        set_neuron_params(net, v_reset=0.25)
+    # all or nothing: the binary layer, which could take it, kept its value too
+    assert net[0].neuron.v_reset == 0.0 and layer.neuron.v_reset == 0.0

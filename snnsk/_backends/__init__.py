@@ -17,14 +17,14 @@ asks for the ``cupy`` backend.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
+from ..neuron_config import BACKENDS, NeuronConfig
 from . import cpu, cuda, torch_ref
-from .params import LIFParams, make_params
 
-__all__ = ["BACKENDS", "LIFParams", "make_params", "run_lif", "resolve_backend"]
-
-BACKENDS = ("auto", "torch", "cpu", "cupy")
+__all__ = ["BACKENDS", "run_lif", "resolve_backend"]
 
 _UNSUPPORTED = {
     "torch": lambda x, p: None,
@@ -34,24 +34,39 @@ _UNSUPPORTED = {
 _RUN = {"torch": torch_ref.lif_torch, "cpu": cpu.lif_cpu, "cupy": cuda.lif_cuda}
 
 
-def resolve_backend(backend: str, x: torch.Tensor, p: LIFParams) -> str:
-    """Return the concrete backend that runs ``x``.
+def _environment_reason(name: str, x: torch.Tensor) -> str | None:
+    """Why fused backend ``name`` is not usable on this machine at all (not just for this input)."""
+    if name == "cpu":
+        return None if cpu.numba is not None else f"numba could not be imported ({cpu.NUMBA_ERROR!r})"
+    return cuda.unavailable_reason(torch.cuda.current_device() if x.device.index is None
+                                   else x.device.index)
+
+
+def resolve_backend(x: torch.Tensor, p: NeuronConfig) -> str:
+    """Return the concrete backend that runs ``x`` with ``p`` (``p.backend`` names the request).
+
+    ``'auto'`` falls back to the torch reference when the fused backend cannot
+    run this input (a dtype, a custom surrogate); when it is not usable on
+    this machine at all (numba or CuPy missing or broken), the fallback is
+    announced with a :class:`RuntimeWarning` giving the cause.
 
     Raises
     ------
-    ValueError
-        For an unknown name.
     RuntimeError
         When an explicitly requested backend cannot run this input; the
         message gives the real cause.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    backend = p.backend
     if backend == "auto":
-        preference = ("cupy", "torch") if x.device.type == "cuda" else ("cpu", "torch")
-        for name in preference:
-            if _UNSUPPORTED[name](x, p) is None:
-                return name
+        fused = "cupy" if x.device.type == "cuda" else "cpu"
+        reason = _UNSUPPORTED[fused](x, p)
+        if reason is None:
+            return fused
+        broken = _environment_reason(fused, x)
+        if broken is not None:
+            warnings.warn(f"backend='auto' runs the torch reference LIF (much slower): the "
+                          f"{fused!r} backend is not usable here: {broken}", RuntimeWarning,
+                          stacklevel=3)
         return "torch"
     reason = _UNSUPPORTED[backend](x, p)
     if reason is not None:
@@ -59,6 +74,6 @@ def resolve_backend(backend: str, x: torch.Tensor, p: LIFParams) -> str:
     return backend
 
 
-def run_lif(x: torch.Tensor, p: LIFParams, backend: str = "auto", return_v: bool = False):
-    """Dispatch the multi-step LIF to a backend; returns ``(spikes, v or None)``."""
-    return _RUN[resolve_backend(backend, x, p)](x, p, return_v)
+def run_lif(x: torch.Tensor, p: NeuronConfig, return_v: bool = False):
+    """Dispatch the multi-step LIF to the backend ``p.backend`` picks; returns ``(spikes, v or None)``."""
+    return _RUN[resolve_backend(x, p)](x, p, return_v)

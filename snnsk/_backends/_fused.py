@@ -12,13 +12,13 @@ import math
 
 import torch
 
-from .params import LIFParams
+from ..neuron_config import NeuronConfig
 
 # Codes for the surrogate derivative inside the kernels.
 SURROGATE_CODES = {"atan": 0, "sigmoid": 1, "fast_sigmoid": 2, "triangle": 3}
 
 
-def surrogate_reason(backend: str, p: LIFParams) -> str | None:
+def surrogate_reason(backend: str, p: NeuronConfig) -> str | None:
     """Why a fused backend cannot run ``p``'s surrogate (``None`` for a built-in one).
 
     A user subclass of a built-in surrogate may override ``derivative``, which a
@@ -32,7 +32,7 @@ def surrogate_reason(backend: str, p: LIFParams) -> str | None:
     return None
 
 
-def run_fused(x: torch.Tensor, p: LIFParams, return_v: bool, function, run_forward):
+def run_fused(x: torch.Tensor, p: NeuronConfig, return_v: bool, function, run_forward):
     """Run a fused backend over ``x`` of shape ``[T, ...]``; returns ``(spikes, v or None)``.
 
     ``function`` is the backend's :class:`torch.autograd.Function` (applied to

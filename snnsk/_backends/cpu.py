@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from ._fused import SURROGATE_CODES, run_fused, surrogate_reason
-from .params import LIFParams
+from ..neuron_config import NeuronConfig
 
 try:  # numba is a hard dependency, but keep `import snnsk` alive if it breaks
     import numba
@@ -45,7 +45,7 @@ try:  # numba is a hard dependency, but keep `import snnsk` alive if it breaks
     from numba.extending import intrinsic, overload
 
     NUMBA_ERROR = None
-except Exception as exc:  # pragma: no cover - exercised only on broken installs
+except (ImportError, OSError) as exc:  # pragma: no cover - a missing or broken install (a bug elsewhere raises)
     numba = None
     NUMBA_ERROR = exc
 
@@ -68,7 +68,7 @@ STREAM_MIN_BYTES = 16 << 20
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
 
 
-def unsupported_reason(x: torch.Tensor, p: LIFParams) -> str | None:
+def unsupported_reason(x: torch.Tensor, p: NeuronConfig) -> str | None:
     """Why this backend cannot run ``x`` with ``p`` (``None`` when it can)."""
     if numba is None:
         return f"numba could not be imported ({NUMBA_ERROR!r})"
@@ -369,7 +369,7 @@ def backward_kernel(code: int, hard: bool, refractory: bool, has_grad_v: bool):
     return backward
 
 
-def _constants(p: LIFParams, dtype) -> np.ndarray:
+def _constants(p: NeuronConfig, dtype) -> np.ndarray:
     """Every scalar the kernels use, in the array dtype (so no float64 promotion)."""
     dh_dx = 1.0 / p.tau if p.decay_input else 1.0
     return np.array([p.tau, p.threshold, p.v_reset, 1.0, 0.0, p.surrogate.alpha, 2.0, 0.5 * math.pi,
@@ -383,13 +383,13 @@ def _constants(p: LIFParams, dtype) -> np.ndarray:
 # numba's thread count only when it changes (numba.set_num_threads alone
 # measured 0.09 ms cold).
 @functools.lru_cache(maxsize=512)
-def _forward_plan(p: LIFParams, dtype: np.dtype, store_h: bool, store_v: bool):
+def _forward_plan(p: NeuronConfig, dtype: np.dtype, store_h: bool, store_v: bool):
     kernel = forward_kernel(p.hard_reset, p.decay_input, p.refractory > 0, store_h, store_v)
     return kernel, _constants(p, dtype), _UNUSED[dtype]
 
 
 @functools.lru_cache(maxsize=512)
-def _backward_plan(p: LIFParams, dtype: np.dtype, has_grad_v: bool):
+def _backward_plan(p: NeuronConfig, dtype: np.dtype, has_grad_v: bool):
     kernel = backward_kernel(SURROGATE_CODES[p.surrogate.name], p.hard_reset, p.refractory > 0,
                              has_grad_v)
     return kernel, _constants(p, dtype), _UNUSED[dtype]
@@ -425,7 +425,7 @@ def _partition(n_elements: int) -> int:
 _threads_set = threading.local()
 
 
-def forward_into(x: np.ndarray, spikes: np.ndarray, h, held, v, p: LIFParams) -> None:
+def forward_into(x: np.ndarray, spikes: np.ndarray, h, held, v, p: NeuronConfig) -> None:
     """Run the forward kernel of ``p`` on ``x`` ``[T, N]``, writing into the given arrays.
 
     Parameters
@@ -436,7 +436,7 @@ def forward_into(x: np.ndarray, spikes: np.ndarray, h, held, v, p: LIFParams) ->
         Where to store the pre-reset potential (x's dtype), the refractory
         mask (uint8; only with ``h`` and a refractory period) and the
         post-reset potential; ``None``: not stored.
-    p : LIFParams
+    p : NeuronConfig
         The neuron.
     """
     kernel, c, unused = _forward_plan(p, x.dtype, h is not None, v is not None)
@@ -446,7 +446,7 @@ def forward_into(x: np.ndarray, spikes: np.ndarray, h, held, v, p: LIFParams) ->
 
 
 def backward_into(grad_s: np.ndarray, grad_v, h: np.ndarray, held, grad_x: np.ndarray,
-                  p: LIFParams) -> None:
+                  p: NeuronConfig) -> None:
     """Run the backward kernel of ``p``: the input gradient into ``grad_x``.
 
     Parameters
@@ -459,7 +459,7 @@ def backward_into(grad_s: np.ndarray, grad_v, h: np.ndarray, held, grad_x: np.nd
         What :func:`forward_into` stored (``held`` only with a refractory period, else ``None``).
     grad_x : numpy.ndarray of shape ``[T, N]``
         Output: gradient with respect to the input.
-    p : LIFParams
+    p : NeuronConfig
         The neuron the forward ran.
     """
     kernel, c, unused = _backward_plan(p, h.dtype, grad_v is not None)
@@ -539,7 +539,7 @@ def _tensor(array):
     return None if array is None else torch.from_numpy(array)
 
 
-def _run_forward(x: torch.Tensor, p: LIFParams, store_h: bool, return_v: bool):
+def _run_forward(x: torch.Tensor, p: NeuronConfig, store_h: bool, return_v: bool):
     """Run the forward kernel on ``x`` ``[T, N]``; returns spikes, h, held, v (None where not stored)."""
     xa = x.detach().numpy()
     shape, dtype = xa.shape, xa.dtype
@@ -555,7 +555,7 @@ class LIFFunction(torch.autograd.Function):
     """Autograd wrapper around the fused numba kernels (input ``[T, N]``)."""
 
     @staticmethod
-    def forward(ctx, x, p: LIFParams, return_v: bool):
+    def forward(ctx, x, p: NeuronConfig, return_v: bool):
         ctx.set_materialize_grads(False)
         spikes, h, held, v = _run_forward(x, p, True, return_v)
         ctx.p = p
@@ -587,7 +587,7 @@ class RepeatedInputLIF(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, p: LIFParams):
+    def forward(ctx, x, p: NeuronConfig):
         ctx.p = p
         ctx.save_for_backward(x)  # a stride-0 view: its storage is one step's
         return run_fused(x, p, False, LIFFunction, _run_forward)[0]
@@ -602,7 +602,7 @@ class RepeatedInputLIF(torch.autograd.Function):
         return grad_x, None
 
 
-def lif_cpu(x: torch.Tensor, p: LIFParams, return_v: bool = False):
+def lif_cpu(x: torch.Tensor, p: NeuronConfig, return_v: bool = False):
     """Fused LIF over ``x`` of shape ``[T, ...]``; returns ``(spikes, v or None)``."""
     if (x.dim() > 1 and x.shape[0] > 1 and x.stride(0) == 0 and not return_v
             and torch.is_grad_enabled() and x.requires_grad):

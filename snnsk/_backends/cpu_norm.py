@@ -25,7 +25,7 @@ import numpy as np
 
 from ._fused import SURROGATE_CODES
 from .cpu import NUMBA_ERROR, _constants, _partition
-from .params import LIFParams
+from ..neuron_config import NeuronConfig
 
 if NUMBA_ERROR is None:
     from numba import njit, prange
@@ -108,14 +108,14 @@ def backward_kernel(code: int, hard: bool, decay_input: bool):
 
 
 @functools.lru_cache(maxsize=256)
-def _plan(p: LIFParams, dtype: np.dtype):
+def _plan(p: NeuronConfig, dtype: np.dtype):
     kernel = backward_kernel(SURROGATE_CODES[p.surrogate.name], p.hard_reset, p.decay_input)
     return kernel, _constants(p, dtype)
 
 
 def normalised_backward_into(z: np.ndarray, spikes: np.ndarray, grad_s: np.ndarray,
                              grad_y: np.ndarray, scale: np.ndarray, shift: np.ndarray,
-                             inner: int, p: LIFParams) -> None:
+                             inner: int, p: NeuronConfig) -> None:
     """``∂L/∂y`` of ``S = LIF(y)``, ``y = scale_c · z + shift_c``, into ``grad_y``.
 
     Parameters
@@ -128,7 +128,7 @@ def normalised_backward_into(z: np.ndarray, spikes: np.ndarray, grad_s: np.ndarr
         The normalisation as a per-channel affine map, in ``z``'s dtype.
     inner : int
         Columns per channel run (see the module docstring).
-    p : LIFParams
+    p : NeuronConfig
         The neuron (no refractory period).
     """
     kernel, c = _plan(p, z.dtype)

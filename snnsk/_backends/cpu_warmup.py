@@ -31,12 +31,12 @@ _T, _N = 3, 4
 def compile_forward() -> int:
     """Run every forward variant once; returns how many."""
     from . import cpu
-    from .params import make_params
+    from ..neuron_config import NeuronConfig
 
     count = 0
     for dtype, flags in itertools.product(DTYPES, itertools.product((False, True), repeat=5)):
         hard, decay_input, refractory, store_h, store_v = flags
-        p = make_params(reset="hard" if hard else "soft", decay_input=decay_input,
+        p = NeuronConfig(reset="hard" if hard else "soft", decay_input=decay_input,
                         refractory=1 if refractory else 0)
         full = lambda d=dtype: np.zeros((_T, _N), d)  # noqa: E731
         # the backend's own launcher, so the argument types are those of real calls
@@ -50,12 +50,12 @@ def compile_forward() -> int:
 def compile_backward() -> int:
     """Run every backward variant once; returns how many."""
     from . import cpu
-    from .params import make_params
+    from ..neuron_config import NeuronConfig
 
     count = 0
     for dtype, surrogate, hard, refractory, has_grad_v in itertools.product(
             DTYPES, cpu.SURROGATE_CODES, (False, True), (False, True), (False, True)):
-        p = make_params(reset="hard" if hard else "soft", refractory=1 if refractory else 0,
+        p = NeuronConfig(reset="hard" if hard else "soft", refractory=1 if refractory else 0,
                         surrogate=surrogate)
         full = lambda d=dtype: np.zeros((_T, _N), d)  # noqa: E731
         cpu.backward_into(full(), full() if has_grad_v else None, full(),

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from ._fused import SURROGATE_CODES, run_fused, surrogate_reason
-from .params import LIFParams
+from ..neuron_config import NeuronConfig
 
 KERNEL_FILE = "lif.cu"
 # Storage dtype -> the kernel template's storage type.
@@ -133,7 +133,7 @@ def unavailable_reason(device_index: int) -> str | None:
     return None
 
 
-def unsupported_reason(x: torch.Tensor, p: LIFParams) -> str | None:
+def unsupported_reason(x: torch.Tensor, p: NeuronConfig) -> str | None:
     """Why this backend cannot run ``x`` with ``p`` (``None`` when it can)."""
     if x.device.type != "cuda":
         return f"the 'cupy' backend runs on CUDA tensors, got a tensor on {x.device}"
@@ -178,13 +178,13 @@ def _ptr(t: torch.Tensor | None) -> np.uint64:
     return np.uint64(0 if t is None else t.data_ptr())
 
 
-def _forward_scalars(p: LIFParams) -> tuple:
+def _forward_scalars(p: NeuronConfig) -> tuple:
     # 1 / tau in float32, as PyTorch computes a division by a scalar on CUDA
     inv_tau = np.float32(1.0) / np.float32(p.tau)
     return np.float32(p.threshold), np.float32(p.v_reset), inv_tau, np.int32(p.refractory)
 
 
-def _backward_scalars(p: LIFParams) -> tuple:
+def _backward_scalars(p: NeuronConfig) -> tuple:
     alpha = p.surrogate.alpha
     aux = {"atan": math.pi / 2 * alpha, "triangle": alpha * alpha}.get(p.surrogate.name, 0.0)
     dh_dx = 1.0 / p.tau if p.decay_input else 1.0
@@ -193,7 +193,7 @@ def _backward_scalars(p: LIFParams) -> tuple:
             np.float32(0.0 if p.detach_reset else 1.0))
 
 
-def _run_forward(x: torch.Tensor, p: LIFParams, store_h: bool, return_v: bool):
+def _run_forward(x: torch.Tensor, p: NeuronConfig, store_h: bool, return_v: bool):
     """Run the forward kernel on a contiguous ``[T, N]`` ``x``; returns spikes, u, held, v.
 
     ``u`` is the pre-reset potential minus the threshold (only with
@@ -216,7 +216,7 @@ def _run_forward(x: torch.Tensor, p: LIFParams, store_h: bool, return_v: bool):
     return spikes, u, held, v
 
 
-def _run_backward(grad_s, grad_v, u: torch.Tensor, held, p: LIFParams) -> torch.Tensor:
+def _run_backward(grad_s, grad_v, u: torch.Tensor, held, p: NeuronConfig) -> torch.Tensor:
     """Run the backward kernel; ``grad_s`` or ``grad_v`` may be ``None`` (not both)."""
     T, N = u.shape
     grad_x = torch.empty_like(u)
@@ -232,7 +232,7 @@ class LIFFunction(torch.autograd.Function):
     """Autograd wrapper around the fused CUDA kernels (input ``[T, N]``, contiguous)."""
 
     @staticmethod
-    def forward(ctx, x, p: LIFParams, return_v: bool):
+    def forward(ctx, x, p: NeuronConfig, return_v: bool):
         ctx.set_materialize_grads(False)  # an unused output's gradient stays None, never zeros
         spikes, u, held, v = _run_forward(x, p, True, return_v)
         ctx.p = p
@@ -249,6 +249,6 @@ class LIFFunction(torch.autograd.Function):
         return _run_backward(grad_s, grad_v, u, held, ctx.p), None, None
 
 
-def lif_cuda(x: torch.Tensor, p: LIFParams, return_v: bool = False):
+def lif_cuda(x: torch.Tensor, p: NeuronConfig, return_v: bool = False):
     """Fused LIF over a CUDA tensor ``x`` of shape ``[T, ...]``; returns ``(spikes, v or None)``."""
     return run_fused(x, p, return_v, LIFFunction, _run_forward)

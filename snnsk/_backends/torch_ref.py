@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import torch
 
-from .params import LIFParams
+from ..neuron_config import NeuronConfig
 
 
-def lif_torch(x: torch.Tensor, p: LIFParams, return_v: bool = False):
+def lif_torch(x: torch.Tensor, p: NeuronConfig, return_v: bool = False):
     """Run the LIF over ``x`` of shape ``[T, ...]``.
 
     Returns ``(spikes, v)`` where ``v`` is the post-reset membrane potential

@@ -1,6 +1,6 @@
 """skorch estimators: the spiking mixin and the models wired into scikit-learn."""
 
-from .base import SPIKING_PARAMS, SpikingClassifierMixin, SpikingMixin
+from .base import NEURON_HYPERPARAMS, SpikingClassifierMixin, SpikingMixin
 from .lm import SpikeDecoderLM
 from .mlp import SpikingMLPClassifier
 from .sequence import SpikingSSMClassifier
@@ -8,4 +8,4 @@ from .vision import SpikingViTClassifier
 
 __all__ = ["SpikingMixin", "SpikingClassifierMixin", "SpikeDecoderLM", "SpikingMLPClassifier",
            "SpikingSSMClassifier", "SpikingViTClassifier",
-           "SPIKING_PARAMS"]
+           "NEURON_HYPERPARAMS"]

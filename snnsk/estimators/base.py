@@ -3,18 +3,23 @@
 A spiking estimator is ``class MyEstimator(SpikingMixin, skorch.NeuralNet)``
 (classifiers add :class:`SpikingClassifierMixin` in front). The mixin
 
-* exposes the neuron hyperparameters (``timesteps``, ``threshold``, ``tau``,
-  ``reset``, ``refractory``, ``surrogate``, ``alpha``) as top-level, searchable
-  parameters and forwards them to the module when it is built;
+* exposes the neuron hyperparameters (``threshold``, ``tau``, ``reset``,
+  ``refractory``, ``surrogate``, ``alpha``, ``backend``) and ``timesteps`` as
+  top-level, searchable parameters; the neuron ones become one
+  :class:`~snnsk.neurons.NeuronConfig` (:meth:`neuron_config`), validated once
+  and handed to the module as ``neuron=`` when it is built;
 * applies them in place when they are changed by ``set_params`` after ``fit``
-  (architecture parameters re-initialise the module, as skorch does for
-  ``module__*``);
+  (one path: a new configuration for every spiking layer,
+  :func:`~snnsk.neurons.set_neuron_params`; architecture parameters
+  re-initialise the module, as skorch does for ``module__*``);
 * builds the criterion from ``loss`` ('tet' or 'mean') and ``tet_lambda``;
   the module returns per-timestep outputs ``[T, B, C]`` and :meth:`get_loss`
   receives them whole;
 * seeds torch from ``random_state`` inside ``fit`` and prediction, without
   touching the caller's global random state;
-* reports firing rates per spiking layer with :meth:`spike_stats`.
+* reports firing rates per spiking layer with :meth:`spike_stats`, and runs the
+  inference pass that statistics, energy reports and plots observe
+  (:meth:`run_inference`).
 """
 
 from __future__ import annotations
@@ -31,21 +36,22 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (check_consistent_length, check_is_fitted, column_or_1d,
                                       validate_data)
-from skorch.utils import to_numpy
+from skorch.dataset import get_len
+from skorch.utils import multi_indexing, to_numpy
 
 from .._allocator import keep_freed_memory
 from ..losses import LOSSES, MeanOverTimeLoss, TETLoss
 from ..memory import compact_saved_spikes
-from ..neurons import LIF, NEURON_PARAMS, set_neuron_params, spiking_layers
+from ..neurons import NeuronConfig, set_neuron_params
+from ..spike_counts import SpikeCounter
 from .recalibration import recalibrate_batch_norm
 from .streaming import StreamedSamples, first_sample, is_stream, loader_params, stream_labels
 
-__all__ = ["SpikingMixin", "SpikingClassifierMixin", "SPIKING_PARAMS"]
+__all__ = ["SpikingMixin", "SpikingClassifierMixin", "NEURON_HYPERPARAMS"]
 
-#: Top-level hyperparameters every spiking estimator forwards to its module.
-SPIKING_PARAMS = ("timesteps", "threshold", "tau", "reset", "refractory", "surrogate", "alpha")
-#: Forwarded too and applied in place, but not searched over in practice.
-EXTRA_NEURON_PARAMS = ("backend",)
+#: The neuron parameters (fields of :class:`~snnsk.neurons.NeuronConfig`) every spiking
+#: estimator exposes as top-level hyperparameters.
+NEURON_HYPERPARAMS = ("threshold", "tau", "reset", "refractory", "surrogate", "alpha", "backend")
 #: Hyperparameters that only change the loss.
 LOSS_PARAMS = ("loss", "tet_lambda")
 
@@ -60,14 +66,6 @@ def _torch_seed(random_state) -> int | None:
     raise ValueError(f"random_state must be None, an int or a numpy RandomState, got {random_state!r}")
 
 
-def _padding_mask(inputs, spikes):
-    """The ``[T, B]`` boolean mask a spiking layer was called with, if any."""
-    if len(inputs) > 1 and torch.is_tensor(inputs[1]) and inputs[1].dtype == torch.bool \
-            and tuple(inputs[1].shape) == tuple(spikes.shape[:2]):
-        return inputs[1]
-    return None
-
-
 class SpikingMixin:
     """Spiking behaviour for a skorch ``NeuralNet`` subclass.
 
@@ -75,14 +73,21 @@ class SpikingMixin:
     ``_architecture_params`` (forwarded to the module constructor; changing one
     after fit re-initialises the module) and may return data-dependent module
     arguments (input size, number of classes) from :meth:`_data_module_kwargs`.
-    The module must accept every name in :data:`SPIKING_PARAMS`, ``backend``
-    and ``_architecture_params`` as keyword arguments and return ``[T, B, ...]``.
+    The module takes ``neuron=`` (a :class:`~snnsk.neurons.NeuronConfig`), every
+    name in ``_spiking_params`` and ``_architecture_params`` as keyword arguments,
+    has the ``_spiking_params`` as settable attributes, and returns ``[T, B, ...]``.
     """
 
     _architecture_params: tuple = ()
-    #: The neuron hyperparameters this estimator exposes (forwarded to the module and applied in
-    #: place after fit); an estimator whose model has no simulation steps drops ``timesteps``.
-    _spiking_params: tuple = SPIKING_PARAMS
+    #: The neuron parameters this estimator exposes; :meth:`neuron_config` makes them one
+    #: configuration.
+    _neuron_params: tuple = NEURON_HYPERPARAMS
+    #: The configuration the exposed parameters apply to: what the estimator does not expose
+    #: keeps this one's values (the model's own default neuron).
+    _base_neuron: NeuronConfig = NeuronConfig()
+    #: Other hyperparameters of the spiking dynamics, forwarded to the module and set on it in
+    #: place after fit; an estimator whose model has no simulation steps drops ``timesteps``.
+    _spiking_params: tuple = ("timesteps",)
     #: Hyperparameters that only change the loss (an estimator without them sets ``()``).
     _loss_params: tuple = LOSS_PARAMS
 
@@ -115,9 +120,26 @@ class SpikingMixin:
                 raise ValueError(f"tet_lambda must be a number in [0, 1], got {lam!r}")
         if not isinstance(self.random_state, np.random.RandomState):
             _torch_seed(self.random_state)  # raises for a bad type
-        # the neuron parameters are checked by building one neuron with them
-        LIF(**{name: getattr(self, name)
-               for name in self._spiking_params + EXTRA_NEURON_PARAMS if name in NEURON_PARAMS})
+        self.neuron_config()  # raises naming a bad neuron parameter
+
+    def neuron_config(self, **changes) -> NeuronConfig:
+        """The neurons' configuration made of this estimator's hyperparameters.
+
+        Parameters
+        ----------
+        **changes
+            Values that replace the estimator's own (to check a change before
+            making it).
+
+        Returns
+        -------
+        NeuronConfig
+            What the module's spiking layers are built with (and, after a
+            ``set_params``, set to).
+        """
+        values = {name: getattr(self, name) for name in self._neuron_params}
+        values.update(changes)
+        return self._base_neuron.replace(**values)
 
     # --------------------------------------------------------------- seeding
     @contextlib.contextmanager
@@ -177,8 +199,8 @@ class SpikingMixin:
 
     # --------------------------------------------------------- module wiring
     def _module_params(self) -> dict:
-        names = self._spiking_params + EXTRA_NEURON_PARAMS + tuple(self._architecture_params)
-        return {name: getattr(self, name) for name in names}
+        names = self._spiking_params + tuple(self._architecture_params)
+        return {"neuron": self.neuron_config(), **{name: getattr(self, name) for name in names}}
 
     def _data_module_kwargs(self) -> dict:
         """Module arguments learned from the data in ``fit`` (input size, classes...)."""
@@ -202,16 +224,23 @@ class SpikingMixin:
         return self
 
     def _apply_spiking_params(self, names):
-        """Push changed neuron hyperparameters into the built module, in place."""
-        module = self.module_
-        if hasattr(module, "set_spiking_params"):
-            module.set_spiking_params(**{n: getattr(self, n) for n in names})
-            return
-        neuron = {n: getattr(self, n) for n in names if n in NEURON_PARAMS}
-        if neuron:
-            set_neuron_params(module, **neuron)
-        if "timesteps" in names:
-            module.timesteps = self.timesteps
+        """Push changed spiking hyperparameters into the built module, in place.
+
+        The one path of a change after fit: the changed neuron fields go into
+        every spiking layer's configuration (:func:`set_neuron_params`; layers
+        keep the fields they fix), the other spiking parameters are set on the
+        module.
+        """
+        neuron = self.neuron_config()
+        changed = {name: getattr(neuron, name) for name in names if name in self._neuron_params}
+        if "surrogate" in changed or "alpha" in changed:
+            # the sharpness belongs to the surrogate: the two travel together
+            changed.update(surrogate=neuron.surrogate, alpha=neuron.alpha)
+        if changed:
+            set_neuron_params(self.module_, **changed)
+        for name in names:
+            if name in self._spiking_params:
+                setattr(self.module_, name, getattr(self, name))
 
     def set_params(self, **params):
         """Set parameters; after fit, spiking parameters take effect at once.
@@ -221,8 +250,12 @@ class SpikingMixin:
         and ``tet_lambda`` rebuild the criterion; architecture parameters
         re-initialise module, criterion and optimizer.
         """
+        initialized = self.initialized_ and hasattr(self, "module_")
+        neuron_changes = {k: v for k, v in params.items() if k in self._neuron_params}
+        if initialized and neuron_changes:
+            self.neuron_config(**neuron_changes)  # a bad value raises before anything changes
         super().set_params(**params)
-        if not self.initialized_ or not hasattr(self, "module_"):
+        if not initialized:
             return self
         changed = set(params)
         if changed & set(self._architecture_params):
@@ -231,7 +264,7 @@ class SpikingMixin:
             self._initialize_criterion()
             self._initialize_optimizer()
             return self
-        spiking = [name for name in self._spiking_params + EXTRA_NEURON_PARAMS if name in changed]
+        spiking = [name for name in self._neuron_params + self._spiking_params if name in changed]
         if spiking or changed & set(self._loss_params):
             self._check_spiking_params()
         if spiking:
@@ -262,54 +295,63 @@ class SpikingMixin:
     def spike_stats(self, X) -> pd.DataFrame:
         """Firing rate of every spiking layer on ``X``.
 
+        One inference pass (:meth:`run_inference`) counted by
+        :class:`snnsk.spike_counts.SpikeCounter`: padded steps of ragged
+        sequences are not neuron-steps, an ON/OFF pair is two neurons.
+
         Returns
         -------
         pandas.DataFrame
-            One row per LIF layer (index: the layer's name in the module), with
-            columns ``neurons`` (per sample), ``timesteps``, ``spikes`` (total
-            over all samples) and ``firing_rate`` (spikes per neuron per step).
+            One row per spiking layer (index: the layer's name in the module),
+            with columns ``neurons`` (per sample), ``timesteps``, ``spikes``
+            (total over all samples) and ``firing_rate`` (spikes per neuron
+            per step).
+        """
+        check_is_fitted(self)
+        with SpikeCounter(self.module_) as counter:
+            self.run_inference(X)
+        return counter.frame()
+
+    def run_inference(self, X, rows=None) -> int:
+        """One inference pass over ``X``, for the hooks attached to ``module_``.
+
+        The public protocol that statistics, energy reports and plots use:
+        ``X`` is validated as ``predict`` validates it, and the pass is
+        seeded from ``random_state`` as prediction is. Attach forward hooks
+        (a :class:`~snnsk.spike_counts.SpikeCounter`, an
+        :class:`~snnsk.opcount.OperationCounter`) to ``module_`` around the
+        call; the outputs are not returned.
+
+        Parameters
+        ----------
+        X : array-like, Dataset or documents
+            Input as ``predict`` takes it.
+        rows : slice, sequence of int or None, default=None
+            Only these samples of the validated input (``None``: all).
+
+        Returns
+        -------
+        int
+            The number of samples that went through the module.
         """
         check_is_fitted(self)
         X = self._validate_predict_input(X)
-        totals = {}
-
-        def hook(name, populations):
-            def record(_module, inputs, output):
-                spikes = output[0] if isinstance(output, tuple) else output
-                row = totals.setdefault(name, {"neurons": 0, "timesteps": 0, "spikes": 0.0,
-                                               "events": 0})
-                entries = int(np.prod(spikes.shape[2:])) if spikes.dim() > 2 else 1
-                neurons = entries * populations
-                row["timesteps"] = max(row["timesteps"], spikes.shape[0])
-                row["neurons"] = neurons
-                # |s|: an OFF spike of a ternary layer is -1
-                row["spikes"] += float(spikes.detach().abs().sum())
-                mask = _padding_mask(inputs, spikes)
-                # padded steps (a SpikingLayer's optional mask) are not neuron-steps
-                row["events"] += (spikes.numel() * populations if mask is None
-                                  else int(mask.sum()) * neurons)
-            return record
-
-        handles = [layer.register_forward_hook(hook(name, layer.populations))
-                   for name, layer in spiking_layers(self.module_)]
-        try:
-            self._forward_for_stats(X)
-        finally:
-            for handle in handles:
-                handle.remove()
-        frame = pd.DataFrame.from_dict(totals, orient="index")
-        if frame.empty:
-            return pd.DataFrame(columns=["neurons", "timesteps", "spikes", "firing_rate"])
-        frame["firing_rate"] = frame["spikes"] / frame["events"]
-        frame.index.name = "layer"
-        return frame.drop(columns="events")
+        if rows is not None:
+            n = get_len(X)
+            index = np.arange(n)[rows] if isinstance(rows, slice) else np.asarray(rows)
+            if index.size and (index.min() < 0 or index.max() >= n):
+                raise ValueError(f"rows must index the {n} samples of X (0 to {n - 1}), "
+                                 f"got {rows!r}")
+            X = multi_indexing(X, index)
+        self._forward_for_stats(X)
+        return get_len(X)
 
     def _validate_predict_input(self, X):
         """Hook: check and convert X for prediction (classifiers validate shape)."""
         return X
 
     def _forward_for_stats(self, X):
-        """Hook: one inference pass over validated ``X`` for :meth:`spike_stats`."""
+        """Hook: one inference pass over validated ``X`` (see :meth:`run_inference`)."""
         self._time_averaged_outputs(X)
 
 

@@ -27,7 +27,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ..lm_scores import LanguageModelScoresMixin
 from .._validation import check_int
-from ..models.decoder import SpikeDecoder
+from ..models.decoder import DECODER_NEURON, SpikeDecoder
 from ..text import (BOS_ID, PAD_ID, UNK_ID, check_document_stream, check_documents,
                     is_document_stream, iter_documents, make_tokenizer)
 from .base import SpikingMixin, _torch_seed
@@ -212,6 +212,7 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
                             "spiking", "position_encoding", "attention_scale", "attention_decay",
                             "spikes")
     _loss_params = ()
+    _base_neuron = DECODER_NEURON
 
     def __init__(
         self,
@@ -502,22 +503,32 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         return torch.cat(chunks)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Next-token distribution after each text.
+        """Next-token distribution after each text, over the tokens the model can produce.
+
+        The padding, unknown and document-start tokens (``<pad>``, ``<unk>``,
+        ``<bos>``) are never a next token (:meth:`predict` and
+        :meth:`generate` exclude them too): their probability is 0 and the
+        rest is renormalised, so ``predict`` is the argmax of these rows.
+        :meth:`score` and :meth:`log_likelihood` read the model's full
+        softmax, not this distribution.
 
         Returns
         -------
         ndarray of shape (n_texts, vocab_size)
-            Columns follow ``classes_``.
+            Columns follow ``classes_``; each row sums to 1.
         """
         check_is_fitted(self)
-        return torch.softmax(self._last_position_logits(self._documents(X)), dim=-1).numpy()
+        logits = self._last_position_logits(self._documents(X))
+        # -inf logits: softmax gives them exactly 0 and renormalises the others
+        logits[:, list(_NEVER_PREDICTED)] = float("-inf")
+        return torch.softmax(logits, dim=-1).numpy()
 
     def predict(self, X) -> np.ndarray:
-        """Most likely next token (a string) after each text."""
-        check_is_fitted(self)
-        logits = self._last_position_logits(self._documents(X))
-        logits[:, list(_NEVER_PREDICTED)] = float("-inf")
-        return self.classes_[logits.argmax(dim=-1).numpy()]
+        """Most likely next token (a string) after each text: argmax of :meth:`predict_proba`."""
+        # argmax of the probabilities themselves (not the logits), so that two logits which
+        # round to one probability break the tie as predict_proba's argmax does
+        proba = self.predict_proba(X)  # first: it raises NotFittedError before classes_ is read
+        return self.classes_[proba.argmax(axis=1)]
 
     def generate(self, prompt: str, max_new_tokens: int = 100, temperature: float = 1.0,
                  top_k: int | None = None, random_state=None, use_cache: bool = True) -> str:
@@ -559,11 +570,18 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         prompt_ids = self._sequences([prompt])[0]
         ids = torch.as_tensor(prompt_ids, device=self.device).unsqueeze(0)
         generator = None if seed is None else torch.Generator().manual_seed(seed)
+        # generation runs in eval mode (no dropout); the caller's mode of every submodule
+        # is put back after, so generating between training steps does not change training
+        modes = [(module, module.training) for module in self.module_.modules()]
         self.module_.eval()
-        with self._autocast():
-            new = self.module_.generate(ids, max_new_tokens, temperature=float(temperature),
-                                        top_k=top_k, generator=generator, use_cache=use_cache,
-                                        banned=_NEVER_PREDICTED)
+        try:
+            with self._autocast():
+                new = self.module_.generate(ids, max_new_tokens, temperature=float(temperature),
+                                            top_k=top_k, generator=generator,
+                                            use_cache=use_cache, banned=_NEVER_PREDICTED)
+        finally:
+            for module, training in modes:
+                module.training = training
         all_ids = np.concatenate([prompt_ids, new[0].cpu().numpy()])
         return self.tokenizer_.decode(all_ids)
 

@@ -27,20 +27,38 @@ def _as_sequences(X) -> list[np.ndarray] | np.ndarray:
         raise TypeError(f"X must be {_SEQUENCE_FORMS}, got a string")
     if hasattr(X, "to_numpy"):  # pandas
         X = X.to_numpy()
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        return X
     if isinstance(X, torch.Tensor):
         return X.detach().cpu().numpy()
+    if not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__array__"):
+        # other array-likes (xarray, dask, wrappers) become the array they stand for, as
+        # scikit-learn's check_array makes them; a list or tuple may be ragged and is not
+        X = np.asarray(X)
+    if isinstance(X, np.ndarray):
+        if X.dtype != object:
+            return X
+        if X.ndim > 1:
+            # numbers stored as objects, converted as scikit-learn converts them: anything
+            # else raises numpy's TypeError or ValueError, which names the offending value
+            return X.astype(np.float64)
+        # a 1-D object array holds one sequence per element (the ragged form of an array)
     try:
-        seqs = [np.asarray(seq) for seq in X]
+        items = list(X)
     except TypeError:
         raise TypeError(f"X must be {_SEQUENCE_FORMS}, got {type(X).__name__}") from None
-    for i, seq in enumerate(seqs):
-        if seq.dtype == object or not (np.issubdtype(seq.dtype, np.number)
-                                       or seq.dtype == np.bool_):
-            raise ValueError(f"sequence {i} of X is not numeric (dtype {seq.dtype}); X must be "
-                             + _SEQUENCE_FORMS)
-    return seqs
+    return [_numeric_sequence(np.asarray(seq), i) for i, seq in enumerate(items)]
+
+
+def _numeric_sequence(seq: np.ndarray, i: int) -> np.ndarray:
+    """Sequence ``i`` of X as a numeric array (numbers stored as objects are converted)."""
+    if seq.dtype == object:
+        try:
+            return seq.astype(np.float64)
+        except (TypeError, ValueError):
+            pass  # refused below, naming the sequence
+    elif np.issubdtype(seq.dtype, np.number) or seq.dtype == np.bool_:
+        return seq
+    raise ValueError(f"sequence {i} of X is not numeric (dtype {seq.dtype}); X must be "
+                     + _SEQUENCE_FORMS)
 
 
 def pad_right(seqs):
@@ -111,7 +129,10 @@ def pad_sequences(X, tokens: bool = False):
     ----------
     X : array-like or list of array-like
         ``(n, L)`` or ``(n, L, C)``, or a list of ``(L_i,)`` / ``(L_i, C)``
-        sequences of different lengths.
+        sequences of different lengths. Anything numpy turns into such an
+        array is taken (a DataFrame, a tensor, an object with ``__array__``),
+        and numbers stored with dtype ``object`` are converted to float64
+        first, as scikit-learn converts them.
     tokens : bool, default=False
         The values are token ids (integers, one channel) rather than real
         features.
@@ -127,16 +148,23 @@ def pad_sequences(X, tokens: bool = False):
     if isinstance(seqs, np.ndarray):
         if seqs.ndim not in (2, 3) or (tokens and seqs.ndim != 2):
             expected = "(n_samples, length) token ids" if tokens else _SEQUENCE_FORMS
+            # "Reshape your data" is scikit-learn's wording for a 1-D X
             raise ValueError(f"X must be {expected}; got an array of shape {seqs.shape}"
-                             + (" (for one sequence, pass [sequence])" if seqs.ndim == 1 else ""))
-        if seqs.shape[0] == 0 or seqs.shape[1] == 0:
-            raise ValueError(f"X is empty (shape {seqs.shape}); need at least one sample of "
-                             "at least one step")
+                             + (". Reshape your data: for one sequence, pass [sequence] or "
+                                "X.reshape(1, -1)" if seqs.ndim == 1 else ""))
+        # scikit-learn's wording for empty data ("Found array with 0 sample(s) ..."); the
+        # features of a 2-D X are the steps of univariate sequences
+        if seqs.shape[0] == 0:
+            raise ValueError(f"X is empty: found array with 0 sample(s) (shape={seqs.shape}) "
+                             "while a minimum of 1 is required.")
+        if seqs.shape[1] == 0:
+            raise ValueError(f"the sequences in X have no steps: found array with 0 feature(s) "
+                             f"(shape={seqs.shape}) while a minimum of 1 is required.")
         lengths = np.full(seqs.shape[0], seqs.shape[1], dtype=np.int64)
         padded = seqs
     else:
         if not seqs:
-            raise ValueError("X is empty: need at least one sequence")
+            raise ValueError("X is empty: found 0 sample(s) while a minimum of 1 is required.")
         ndims = {seq.ndim for seq in seqs}
         if not ndims <= {1, 2} or len(ndims) > 1 or (tokens and ndims != {1}):
             shapes = sorted({seq.shape for seq in seqs}, key=len)[:3]
@@ -148,6 +176,9 @@ def pad_sequences(X, tokens: bool = False):
         padded, lengths = pad_right(seqs)
         if lengths.min() == 0:
             raise ValueError(f"sequence {int(np.argmin(lengths))} of X is empty")
+    if padded.ndim == 3 and padded.shape[2] == 0:
+        raise ValueError(f"the sequences in X have no channels: found array with 0 feature(s) "
+                         f"(shape={padded.shape}) while a minimum of 1 is required.")
     if not (np.issubdtype(padded.dtype, np.number) or padded.dtype == np.bool_):
         raise ValueError(f"X must be numeric, got dtype {padded.dtype}")
     if tokens:

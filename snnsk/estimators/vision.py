@@ -11,7 +11,7 @@ from skorch import NeuralNet
 from sklearn.utils.validation import check_array, validate_data
 
 from ..callbacks import CosineLR
-from ..models.spikformer import SpikingViT
+from ..models.spikformer import VIT_NEURON, SpikingViT
 from .base import SpikingClassifierMixin, SpikingMixin
 
 __all__ = ["SpikingViTClassifier"]
@@ -143,6 +143,7 @@ class SpikingViTClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
     """
 
     _architecture_params = ("attention", "embed_dim", "depth", "heads", "mlp_ratio", "patch_size")
+    _base_neuron = VIT_NEURON
 
     def __init__(
         self,

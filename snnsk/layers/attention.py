@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..memory import mark_spikes
-from ..neurons import LIF, input_neuron
+from ..neurons import LIF, NeuronConfig, input_neuron
 from ..opcount import count_elementwise, count_macs, count_matmul, count_scaling, counting
 from .dense import Linear
 from .linear import LinearBN, fire
@@ -228,8 +228,8 @@ class CausalSelfAttention(nn.Module):
         single out recent positions, which a character model needs most; the
         decay also bounds the attention sum, which otherwise grows with the
         position.
-    **neuron
-        Parameters of every LIF neuron (``threshold``, ``tau``, ...).
+    neuron : NeuronConfig or None, default=None
+        The LIF neurons' parameters (:class:`snnsk.neurons.NeuronConfig`; ``None``: the defaults).
 
     Input ``[T, B, L, E]``, or ``[B, L, E]`` together with ``timesteps``: the
     same input at every step (a model's embedding), whose normalisation is
@@ -239,7 +239,8 @@ class CausalSelfAttention(nn.Module):
     """
 
     def __init__(self, embed_dim: int, heads: int, spiking: bool = True, scale: float = 0.125,
-                 decay: bool = False, spikes: str = "binary", **neuron):
+                 decay: bool = False, spikes: str = "binary",
+                 neuron: NeuronConfig | None = None):
         super().__init__()
         if embed_dim % heads:
             raise ValueError(f"heads ({heads}) must divide embed_dim ({embed_dim})")
@@ -255,11 +256,11 @@ class CausalSelfAttention(nn.Module):
         # range in every block (binary codes alone never reach threshold 1 with tau=2).
         self.in_norm = nn.LayerNorm(embed_dim)
         if spiking:
-            self.input_neuron = input_neuron(spikes, **neuron)
+            self.input_neuron = input_neuron(spikes, neuron)
             # one norm per projection: Q, K and V have their own statistics
             self.qkv_norms = nn.ModuleList(nn.LayerNorm(embed_dim) for _ in range(3))
-            self.qkv_neuron = LIF(**neuron)
-            self.attention_neuron = LIF(**neuron)
+            self.qkv_neuron = LIF(neuron)
+            self.attention_neuron = LIF(neuron)
             self.out_norm = nn.LayerNorm(embed_dim)
 
     def _split_heads(self, qkv: torch.Tensor):
@@ -322,13 +323,13 @@ class _HeadedAttention(nn.Module):
     (0.5 in all three papers), kept when the network's threshold is changed.
     """
 
-    def __init__(self, embed_dim: int, heads: int, attention_threshold: float, neuron: dict):
+    def __init__(self, embed_dim: int, heads: int, attention_threshold: float,
+                 neuron: NeuronConfig | None):
         super().__init__()
         if embed_dim % heads:
             raise ValueError(f"heads ({heads}) must divide embed_dim ({embed_dim})")
         self.heads = heads
-        self.attention_neuron = LIF(**{**neuron, "threshold": attention_threshold},
-                                    fixed=("threshold",))
+        self.attention_neuron = LIF(neuron, threshold=attention_threshold, fixed=("threshold",))
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         # [T, B, N, E] -> [T, B, h, N, d]
@@ -356,18 +357,18 @@ class SpikingSelfAttention(_HeadedAttention):
     scale : float, default=0.125
         Constant scale of the attention map (Spikformer's 0.125).
     attention_threshold : float, default=0.5
-    **neuron
-        Parameters of the other LIF neurons.
+    neuron : NeuronConfig or None, default=None
+        The LIF neurons' parameters (:class:`snnsk.neurons.NeuronConfig`; ``None``: the defaults).
     """
 
     def __init__(self, embed_dim: int, heads: int, scale: float = 0.125,
-                 attention_threshold: float = 0.5, **neuron):
+                 attention_threshold: float = 0.5, neuron: NeuronConfig | None = None):
         super().__init__(embed_dim, heads, attention_threshold, neuron)
         self.scale = scale
         self.qkv = LinearBN(embed_dim, 3 * embed_dim)
-        self.qkv_neuron = LIF(**neuron)
+        self.qkv_neuron = LIF(neuron)
         self.proj = LinearBN(embed_dim, embed_dim)
-        self.proj_neuron = LIF(**neuron)
+        self.proj_neuron = LIF(neuron)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # one Linear + BN for Q, K and V: BN is per channel, so this equals three separate ones
@@ -400,11 +401,12 @@ class SpikeDrivenSelfAttention(_HeadedAttention):
     **neuron
     """
 
-    def __init__(self, embed_dim: int, heads: int, attention_threshold: float = 0.5, **neuron):
+    def __init__(self, embed_dim: int, heads: int, attention_threshold: float = 0.5,
+                 neuron: NeuronConfig | None = None):
         super().__init__(embed_dim, heads, attention_threshold, neuron)
-        self.input_neuron = LIF(**neuron)
+        self.input_neuron = LIF(neuron)
         self.qkv = LinearBN(embed_dim, 3 * embed_dim)
-        self.qkv_neuron = LIF(**neuron)
+        self.qkv_neuron = LIF(neuron)
         self.proj = LinearBN(embed_dim, embed_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -435,12 +437,13 @@ class QKTokenAttention(_HeadedAttention):
     **neuron
     """
 
-    def __init__(self, embed_dim: int, heads: int, attention_threshold: float = 0.5, **neuron):
+    def __init__(self, embed_dim: int, heads: int, attention_threshold: float = 0.5,
+                 neuron: NeuronConfig | None = None):
         super().__init__(embed_dim, heads, attention_threshold, neuron)
         self.qk = LinearBN(embed_dim, 2 * embed_dim)
-        self.qk_neuron = LIF(**neuron)
+        self.qk_neuron = LIF(neuron)
         self.proj = LinearBN(embed_dim, embed_dim)
-        self.proj_neuron = LIF(**neuron)
+        self.proj_neuron = LIF(neuron)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k = (self._split_heads(part) for part in fire(self.qk_neuron, self.qk, x).chunk(2, dim=-1))
@@ -458,8 +461,9 @@ VISION_ATTENTION = {"ssa": SpikingSelfAttention, "sdsa": SpikeDrivenSelfAttentio
                     "qk": QKTokenAttention}
 
 
-def vision_attention(name: str, embed_dim: int, heads: int, **neuron) -> nn.Module:
+def vision_attention(name: str, embed_dim: int, heads: int,
+                     neuron: NeuronConfig | None = None) -> nn.Module:
     """Build a vision attention layer by name: ``'ssa'``, ``'sdsa'`` or ``'qk'``."""
     if name not in VISION_ATTENTION:
         raise ValueError(f"attention must be one of {', '.join(VISION_ATTENTION)}, got {name!r}")
-    return VISION_ATTENTION[name](embed_dim, heads, **neuron)
+    return VISION_ATTENTION[name](embed_dim, heads, neuron=neuron)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .._validation import check_int
-from ..neurons import LIF
+from ..neurons import LIF, NeuronConfig
 from .linear import time_folded
 from ..memory import mark_spike_sum
 from .pool import SpikeMaxPool2d
@@ -67,8 +67,8 @@ class SpikingPatchSplit(nn.Module):
     patch_size : int, default=4
         A power of two from 1 to 16: the downsampling factor, one max-pool per
         factor of two.
-    **neuron
-        Parameters of the LIF neurons.
+    neuron : NeuronConfig or None, default=None
+        The LIF neurons' parameters (:class:`snnsk.neurons.NeuronConfig`; ``None``: the defaults).
 
     Input ``[B, C, H, W]`` (a static image, repeated over ``timesteps``) or
     ``[T, B, C, H, W]`` (frames); output tokens ``[T, B, N, embed_dim]``
@@ -76,7 +76,8 @@ class SpikingPatchSplit(nn.Module):
     (the pooled spikes plus the position embedding's).
     """
 
-    def __init__(self, in_channels: int, embed_dim: int, patch_size: int = 4, **neuron):
+    def __init__(self, in_channels: int, embed_dim: int, patch_size: int = 4,
+                 neuron: NeuronConfig | None = None):
         super().__init__()
         in_channels = check_int("in_channels", in_channels)
         embed_dim = check_int("embed_dim", embed_dim)
@@ -91,12 +92,12 @@ class SpikingPatchSplit(nn.Module):
             self.convs.append(nn.Conv2d(in_channels if i == 0 else widths[i - 1], width, 3,
                                         padding=1, bias=False))
             self.norms.append(nn.BatchNorm2d(width))
-            self.neurons.append(LIF(**neuron))
+            self.neurons.append(LIF(neuron))
             pooled = i >= STAGES - pools
             self.pools.append(SpikeMaxPool2d(3, stride=2, padding=1) if pooled else nn.Identity())
         self.position_conv = nn.Conv2d(embed_dim, embed_dim, 3, padding=1, bias=False)
         self.position_norm = nn.BatchNorm2d(embed_dim)
-        self.position_neuron = LIF(**neuron)
+        self.position_neuron = LIF(neuron)
 
     def _first_stage(self, x: torch.Tensor) -> torch.Tensor:
         # Channels-last from here on: oneDNN's convolutions, batch norm and max-pooling run

@@ -22,6 +22,7 @@ along it unchanged.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import scipy.fft
@@ -30,6 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._validation import check_positive_int
+from ..neuron_config import NeuronConfig
 from ..neurons import LIF, SpikingLayer
 from ..opcount import count_fanout, counting
 
@@ -45,6 +47,7 @@ from .._backends.cpu import POOL  # noqa: E402
 from .._backends.cpu import _partition as _set_threads  # noqa: E402  (sets numba's threads)
 
 __all__ = ["S4DKernel", "S4DConv", "fft_conv", "fft_size", "ssm_recurrence", "SpikeSampler", "SAMPLING_MODES",
+           "SAMPLER_NEURON", "check_sampling",
            "bernoulli_spikes", "threshold_spikes", "mean_field", "counter_uniform", "draw_key", "MeanFieldNeuron",
            "SpikeMixer", "ClampFuse", "ChannelAffine", "MaskedLIF", "KERNEL_INITS"]
 
@@ -84,10 +87,12 @@ class S4DKernel(nn.Module):
     def __init__(self, d_model: int, d_state: int = 64, channels: int = 1, init: str = "inv",
                  dt_min: float = 1e-3, dt_max: float = 1e-1, generator=None):
         super().__init__()
-        check_positive_int("d_model", d_model)
-        check_positive_int("channels", channels)
-        if isinstance(d_state, bool) or not isinstance(d_state, int) or d_state < 2 or d_state % 2:
+        d_model = check_positive_int("d_model", d_model)
+        channels = check_positive_int("channels", channels)
+        if isinstance(d_state, bool) or not isinstance(d_state, numbers.Integral) or d_state < 2 \
+                or d_state % 2:
             raise ValueError(f"d_state must be an even integer >= 2, got {d_state!r}")
+        d_state = int(d_state)
         if init not in KERNEL_INITS:
             raise ValueError(f"init must be one of {', '.join(KERNEL_INITS)}, got {init!r}")
         if not 0 < dt_min <= dt_max:
@@ -708,38 +713,47 @@ class SpikeSampler(SpikingLayer):
     Parameters
     ----------
     sampling : {'bernoulli', 'expected', 'threshold'}, default='threshold'
-    threshold : float, default=0.5
-        Cut-off of ``'threshold'`` sampling.
+    neuron : NeuronConfig or None, default=None
+        Its ``threshold`` is the cut-off of ``'threshold'`` sampling (the
+        other fields are the LIF's and play no part here); ``None`` takes
+        :data:`SAMPLER_NEURON` (0.5). A configuration, as every spiking
+        layer has, so that :func:`snnsk.neurons.set_neuron_params` changes
+        a sampler's threshold as it changes a LIF's.
 
     Forward ``(p, mask=None)``: ``p`` of any shape ``[L, B, ...]``; ``mask``
     (bool ``[L, B]``) zeroes the padded steps.
     """
 
-    def __init__(self, sampling: str = "threshold", threshold: float = 0.5):
+    def __init__(self, sampling: str = "threshold", neuron: NeuronConfig | None = None):
         super().__init__()
-        self.sampling = sampling
-        self.threshold = threshold
-        self.check(sampling=sampling, threshold=threshold)
+        self.sampling = check_sampling(sampling)
+        self.neuron = SAMPLER_NEURON if neuron is None else neuron
 
-    @staticmethod
-    def check(sampling=None, threshold=None):
-        """Validate ``sampling`` / ``threshold`` values (either may be None)."""
-        if sampling is not None and sampling not in SAMPLING_MODES:
-            raise ValueError(f"sampling must be one of {', '.join(SAMPLING_MODES)}, got {sampling!r}")
-        if threshold is not None and (isinstance(threshold, bool)
-                                      or not isinstance(threshold, (int, float))
-                                      or not math.isfinite(threshold)):
-            raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    @property
+    def threshold(self) -> float:
+        """The cut-off of ``'threshold'`` sampling (``neuron.threshold``)."""
+        return self.neuron.threshold
 
     def forward(self, p: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if self.training or self.sampling == "bernoulli":
             return bernoulli_spikes(p, mask)
         if self.sampling == "expected":
             return mean_field(p, mask)
-        return threshold_spikes(p, self.threshold, mask)
+        return threshold_spikes(p, self.neuron.threshold, mask)
 
     def extra_repr(self) -> str:
-        return f"sampling={self.sampling!r}, threshold={self.threshold!r}"
+        return f"sampling={self.sampling!r}, threshold={self.neuron.threshold!r}"
+
+
+#: A sampler's default configuration: it fires where the probability exceeds one half.
+SAMPLER_NEURON = NeuronConfig(threshold=0.5)
+
+
+def check_sampling(sampling) -> str:
+    """``sampling`` if it is one of :data:`SAMPLING_MODES`, else a ValueError naming the choices."""
+    if sampling not in SAMPLING_MODES:
+        raise ValueError(f"sampling must be one of {', '.join(SAMPLING_MODES)}, got {sampling!r}")
+    return sampling
 
 
 class MeanFieldNeuron(nn.Module):
@@ -747,7 +761,7 @@ class MeanFieldNeuron(nn.Module):
 
     What :class:`SpikeSampler` gives with ``sampling='expected'`` at inference,
     used in training as well, with the sampler's backward: no random numbers,
-    no binary spikes. ``PSpikeSSM(neuron='none')`` puts it in place of every
+    no binary spikes. ``PSpikeSSM(spiking='none')`` puts it in place of every
     sampler, so the network is the same apart from the sampling, which makes it
     the baseline the spiking model's cost and accuracy are measured against.
     Not a :class:`~snnsk.neurons.SpikingLayer`: spike statistics skip it.

@@ -35,11 +35,14 @@ from torch import nn
 from .._validation import check_int
 from ..layers.attention import CausalSelfAttention, KVCache
 from ..layers.dense import Linear
-from ..neurons import LIF, check_spike_code, input_neuron, set_neuron_params
+from ..neurons import LIF, NeuronConfig, check_spike_code, input_neuron
 from ..surrogate import ATan
 
-__all__ = ["SpikeDecoder", "SpikingMLPBlock", "sinusoidal_table", "SPIKING_MODES",
-           "POSITION_ENCODINGS"]
+__all__ = ["SpikeDecoder", "DecoderMLPBlock", "sinusoidal_table", "SPIKING_MODES",
+           "POSITION_ENCODINGS", "DECODER_NEURON"]
+
+#: The language model's default neuron (the estimator's): threshold 0.5.
+DECODER_NEURON = NeuronConfig(threshold=0.5)
 
 SPIKING_MODES = ("full", "partial", "none")
 POSITION_ENCODINGS = ("static", "learned")
@@ -57,7 +60,7 @@ def sinusoidal_table(length: int, dim: int, binary: bool) -> torch.Tensor:
     return table.float()
 
 
-class SpikingMLPBlock(nn.Module):
+class DecoderMLPBlock(nn.Module):
     """Feed-forward block: ``Norm(Linear(LIF(Norm(Linear(LIF(x))))))`` or a pre-norm GELU MLP.
 
     ``spikes='ternary'`` makes the first LIF an ON/OFF pair
@@ -65,7 +68,7 @@ class SpikingMLPBlock(nn.Module):
     """
 
     def __init__(self, embed_dim: int, hidden_dim: int, spiking: bool = True,
-                 spikes: str = "binary", **neuron):
+                 spikes: str = "binary", neuron: NeuronConfig | None = None):
         super().__init__()
         self.spiking = spiking
         self.fc1 = Linear(embed_dim, hidden_dim)
@@ -73,9 +76,9 @@ class SpikingMLPBlock(nn.Module):
         self.in_norm = nn.LayerNorm(embed_dim)
         if spiking:
             # binary or ON/OFF pair (see SpikeDecoder's `spikes`); the hidden neuron stays binary
-            self.input_neuron = input_neuron(spikes, **neuron)
+            self.input_neuron = input_neuron(spikes, neuron)
             self.hidden_norm = nn.LayerNorm(hidden_dim)
-            self.hidden_neuron = LIF(**neuron)
+            self.hidden_neuron = LIF(neuron)
             self.out_norm = nn.LayerNorm(embed_dim)
         else:
             self.activation = nn.GELU()
@@ -92,9 +95,9 @@ class _DecoderBlock(nn.Module):
                  spikes, neuron):
         super().__init__()
         self.attention = CausalSelfAttention(embed_dim, heads, spiking=attention_spiking,
-                                             scale=scale, decay=decay, spikes=spikes, **neuron)
-        self.mlp = SpikingMLPBlock(embed_dim, hidden_dim, spiking=mlp_spiking, spikes=spikes,
-                                   **neuron)
+                                             scale=scale, decay=decay, spikes=spikes, neuron=neuron)
+        self.mlp = DecoderMLPBlock(embed_dim, hidden_dim, spiking=mlp_spiking, spikes=spikes,
+                                   neuron=neuron)
 
     def forward(self, x, cache=None, timesteps=None):
         # x is [T, B, L, E], or [B, L, E] (the embedding, the same at every step)
@@ -122,8 +125,8 @@ class SpikeDecoder(nn.Module):
         MLP hidden width as a multiple of ``embed_dim``.
     timesteps : int, default=4
         Simulation steps T (``spiking='none'`` always uses one).
-    threshold, tau, reset, refractory, surrogate, alpha, backend
-        Parameters of every LIF neuron.
+    neuron : NeuronConfig or None, default=None
+        Every LIF neuron's parameters; ``None`` takes :data:`DECODER_NEURON`.
     spiking : {'full', 'partial', 'none'}, default='full'
         Which variant (see the module docstring).
     position_encoding : {'static', 'learned'}, default='static'
@@ -147,8 +150,7 @@ class SpikeDecoder(nn.Module):
     """
 
     def __init__(self, vocab_size, context_length, embed_dim=64, heads=4, blocks=2, mlp_ratio=4.0,
-                 timesteps=4, threshold=1.0, tau=2.0, reset="hard", refractory=0,
-                 surrogate="atan", alpha=None, backend="auto", spiking="full",
+                 timesteps=4, neuron: NeuronConfig | None = None, spiking="full",
                  position_encoding="static", attention_scale=0.125, attention_decay=True,
                  spikes="binary"):
         super().__init__()
@@ -172,8 +174,7 @@ class SpikeDecoder(nn.Module):
         self.context_length = context_length
         self.spiking = spiking
         self.timesteps = timesteps
-        neuron = dict(tau=tau, threshold=threshold, reset=reset, refractory=refractory,
-                      surrogate=surrogate, alpha=alpha, backend=backend)
+        neuron = DECODER_NEURON if neuron is None else neuron
         position_dim = max(1, embed_dim // 4)
         self.binary_codes = spiking == "full"
         # The token code is binarised with an arctan surrogate, as in the reference.
@@ -194,7 +195,7 @@ class SpikeDecoder(nn.Module):
             for _ in range(blocks))
         self.readout_norm = nn.LayerNorm(embed_dim)
         if spiking != "none":
-            self.readout_neuron = input_neuron(spikes, **neuron)
+            self.readout_neuron = input_neuron(spikes, neuron)
         self.head = Linear(embed_dim, vocab_size)
 
     # ------------------------------------------------------------ parameters
@@ -202,15 +203,6 @@ class SpikeDecoder(nn.Module):
     def effective_timesteps(self) -> int:
         """Steps actually simulated (1 for the non-spiking variant)."""
         return 1 if self.spiking == "none" else self.timesteps
-
-    def set_spiking_params(self, **params):
-        """Change ``timesteps`` and neuron parameters in place (weights are kept)."""
-        if "timesteps" in params:
-            timesteps = params.pop("timesteps")
-            check_int("timesteps", timesteps)
-            self.timesteps = timesteps
-        if params:
-            set_neuron_params(self, **params)
 
     # --------------------------------------------------------------- forward
     def embed(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:

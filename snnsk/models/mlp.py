@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..encoding import DirectEncoder, bin_frames, get_encoder
-from ..neurons import LIF, set_neuron_params
+from ..neurons import LIF, NeuronConfig
 
 __all__ = ["SpikingMLP"]
 
@@ -20,12 +20,13 @@ class SpikingMLP(nn.Module):
         Input size.
     n_classes : int
         Output size.
-    hidden_layer_sizes : tuple of int, default=(256,)
+    hidden_layer_sizes : tuple of int, default=(512,)
         Width of each spiking hidden layer.
     timesteps : int, default=4
         Number of simulation steps T.
-    threshold, tau, reset, refractory, surrogate, alpha, backend
-        Neuron parameters of every hidden layer (see :class:`snnsk.neurons.LIF`).
+    neuron : NeuronConfig or None, default=None
+        The neurons of every hidden layer (:class:`snnsk.neurons.NeuronConfig`;
+        ``None``: the defaults).
     encoding : {'direct', 'rate', 'latency'}, default='direct'
         How a static input becomes a ``[T, B, F]`` sequence.
     dropout : float, default=0.0
@@ -37,9 +38,8 @@ class SpikingMLP(nn.Module):
     one bin per step); output ``[T, B, n_classes]`` logits, one set per step.
     """
 
-    def __init__(self, n_features, n_classes, hidden_layer_sizes=(256,), timesteps=4,
-                 threshold=1.0, tau=2.0, reset="hard", refractory=0, surrogate="atan", alpha=None,
-                 backend="auto", encoding="direct", dropout=0.0):
+    def __init__(self, n_features, n_classes, hidden_layer_sizes=(512,), timesteps=4,
+                 neuron: NeuronConfig | None = None, encoding="direct", dropout=0.0):
         super().__init__()
         sizes = (hidden_layer_sizes,) if isinstance(hidden_layer_sizes, int) else tuple(hidden_layer_sizes)
         if not sizes or any(not isinstance(h, int) or isinstance(h, bool) or h < 1 for h in sizes):
@@ -47,24 +47,20 @@ class SpikingMLP(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.encoder = get_encoder(encoding, timesteps)
-        neuron = dict(tau=tau, threshold=threshold, reset=reset, refractory=refractory,
-                      surrogate=surrogate, alpha=alpha, backend=backend)
         widths = (n_features,) + sizes
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        self.neurons = nn.ModuleList(LIF(**neuron) for _ in sizes)
+        self.neurons = nn.ModuleList(LIF(neuron) for _ in sizes)
         self.dropout = nn.Dropout(dropout)
         self.readout = nn.Linear(sizes[-1], n_classes)
 
     @property
     def timesteps(self) -> int:
+        """Simulation steps T (the encoder's; settable, the weights are kept)."""
         return self.encoder.timesteps
 
-    def set_spiking_params(self, **params):
-        """Change ``timesteps`` and neuron parameters in place (weights are kept)."""
-        if "timesteps" in params:
-            self.encoder.timesteps = params.pop("timesteps")
-        if params:
-            set_neuron_params(self, **params)
+    @timesteps.setter
+    def timesteps(self, timesteps: int):
+        self.encoder.timesteps = timesteps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 3:

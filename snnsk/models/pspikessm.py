@@ -13,9 +13,9 @@ Models for Long-Range Dependency Tasks" (ICLR 2025). Each block
 5. adds the result to the residual stream and normalises and clamps that
    into the next block's spike probabilities (:class:`~snnsk.layers.ssm.ClampFuse`).
 
-``neuron='lif'`` replaces both samplers by LIF neurons running along the
+``spiking='lif'`` replaces both samplers by LIF neurons running along the
 sequence, the LIF-based spiking SSM the paper compares against;
-``neuron='none'`` by their mean-field value ``clamp(p, 0, 1)`` (no random
+``spiking='none'`` by their mean-field value ``clamp(p, 0, 1)`` (no random
 numbers, no spikes, in training and inference): the non-spiking twin, the same
 network but for the sampling, that the spiking model's cost is measured against. The encoder
 is a Linear layer (real-valued features) or an embedding (token ids); the
@@ -40,26 +40,29 @@ mode however short the fit), and running averages until then.
 
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
 import torch
 from torch import nn
 
 from .._validation import check_positive_int
-from ..layers.ssm import (KERNEL_INITS, ChannelAffine, ClampFuse, MaskedLIF, MeanFieldNeuron,
-                          S4DConv, SpikeMixer, SpikeSampler)
-from ..neurons import NEURON_PARAMS, set_neuron_params
+from ..layers.ssm import (KERNEL_INITS, SAMPLER_NEURON, ChannelAffine, ClampFuse, MaskedLIF,
+                          MeanFieldNeuron, S4DConv, SpikeMixer, SpikeSampler, check_sampling)
+from ..neuron_config import NeuronConfig
 
-__all__ = ["PSpikeSSM", "PSpikeSSMBlock", "NEURONS"]
+__all__ = ["PSpikeSSM", "PSpikeSSMBlock", "SPIKING_NEURONS"]
 
 #: Neurons a block can use: the stochastic sampler, LIF, or none (the mean-field twin).
-NEURONS = ("sampler", "lif", "none")
+SPIKING_NEURONS = ("sampler", "lif", "none")
 
 
-def _make_neuron(neuron: str, sampling: str, threshold: float, lif_params: dict) -> nn.Module:
-    if neuron == "sampler":
-        return SpikeSampler(sampling=sampling, threshold=threshold)
-    if neuron == "none":
+def _make_neuron(spiking: str, sampling: str, neuron: NeuronConfig) -> nn.Module:
+    if spiking == "sampler":
+        return SpikeSampler(sampling=sampling, neuron=neuron)
+    if spiking == "none":
         return MeanFieldNeuron()
-    return MaskedLIF(threshold=threshold, **lif_params)
+    return MaskedLIF(neuron)
 
 
 class PSpikeSSMBlock(nn.Module):
@@ -72,23 +75,23 @@ class PSpikeSSMBlock(nn.Module):
         :class:`~snnsk.layers.ssm.S4DConv`).
     dropout : float
         Dropout on the mixer output during training.
-    neuron : {'sampler', 'lif', 'none'}
-    sampling, threshold
-        Sampler settings (see :class:`~snnsk.layers.ssm.SpikeSampler`);
-        ``threshold`` is also the LIF firing threshold.
-    lif_params : dict
-        Other LIF parameters (``tau``, ``reset``...) for ``neuron='lif'``.
+    spiking : {'sampler', 'lif', 'none'}
+        The neurons (see :class:`PSpikeSSM`).
+    sampling : str
+        The samplers' inference mode (see :class:`~snnsk.layers.ssm.SpikeSampler`).
+    neuron : NeuronConfig
+        The neurons' configuration: the LIF's, or the sampler's threshold.
     """
 
     def __init__(self, d_model: int, d_state: int, bidirectional: bool, dropout: float,
-                 neuron: str, sampling: str, threshold: float, lif_params: dict,
+                 spiking: str, sampling: str, neuron: NeuronConfig,
                  init: str = "inv", dt_max: float = 1.0):
         super().__init__()
-        self.in_spikes = _make_neuron(neuron, sampling, threshold, lif_params)
+        self.in_spikes = _make_neuron(spiking, sampling, neuron)
         self.conv = S4DConv(d_model, d_state, bidirectional=bidirectional, init=init,
                             dt_max=dt_max)
         self.conv_scale = ChannelAffine(self.conv.out_channels)
-        self.conv_spikes = _make_neuron(neuron, sampling, threshold, lif_params)
+        self.conv_spikes = _make_neuron(spiking, sampling, neuron)
         self.mixer = SpikeMixer(self.conv.out_channels, d_model)
         self.dropout = nn.Dropout(dropout)
         self.fuse = ClampFuse(d_model)
@@ -120,15 +123,17 @@ class PSpikeSSM(nn.Module):
     bidirectional : bool, default=False
         Non-causal kernels (forward and backward).
     dropout : float, default=0.0
-    neuron : {'sampler', 'lif', 'none'}, default='sampler'
-        ``'none'``: the non-spiking twin, ``clamp(p, 0, 1)`` in place of every
-        sampler (``sampling`` and ``threshold`` then have no effect).
+    spiking : {'sampler', 'lif', 'none'}, default='sampler'
+        The spiking neurons: the stochastic sampler, LIF neurons along the
+        sequence, or ``'none'``: the non-spiking twin, ``clamp(p, 0, 1)`` in
+        place of every sampler (``sampling`` and ``neuron`` then have no effect).
     sampling : {'bernoulli', 'expected', 'threshold'}, default='threshold'
-        The samplers' inference mode (training always samples).
-    threshold : float, default=0.5
-        Sampler cut-off for ``sampling='threshold'``; LIF firing threshold.
-    tau, reset, refractory, surrogate, alpha, backend
-        LIF parameters for ``neuron='lif'`` (see :class:`snnsk.neurons.LIF`).
+        The samplers' inference mode (training always samples); settable.
+    neuron : NeuronConfig or None, default=None
+        The neurons' configuration: ``threshold`` is where a neuron fires
+        (the sampler's cut-off for ``sampling='threshold'``, the LIF's
+        firing threshold); the other fields are the LIF's (``spiking='lif'``).
+        ``None`` takes :data:`~snnsk.layers.ssm.SAMPLER_NEURON` (threshold 0.5).
     init : {'inv', 'lin'}, default='inv'
         S4D initialisation of A.
     dt_max : float, default=1.0
@@ -145,34 +150,38 @@ class PSpikeSSM(nn.Module):
 
     def __init__(self, n_classes: int, n_features: int = 1, vocab_size: int | None = None,
                  d_model: int = 128, n_layers: int = 4, d_state: int = 64,
-                 bidirectional: bool = False, dropout: float = 0.0, neuron: str = "sampler",
-                 sampling: str = "threshold", threshold: float = 0.5, tau: float = 2.0,
-                 reset: str = "hard", refractory: int = 0, surrogate="atan", alpha=None,
-                 backend: str = "auto", init: str = "inv", dt_max: float = 1.0):
+                 bidirectional: bool = False, dropout: float = 0.0, spiking: str = "sampler",
+                 sampling: str = "threshold", neuron: NeuronConfig | None = None,
+                 init: str = "inv", dt_max: float = 1.0):
         super().__init__()
-        for name, value in (("n_classes", n_classes), ("n_features", n_features),
-                            ("d_model", d_model), ("n_layers", n_layers)):
-            check_positive_int(name, value)
-        if vocab_size is not None and (isinstance(vocab_size, bool) or not isinstance(vocab_size, int)
-                                       or vocab_size < 1):
-            raise ValueError(f"vocab_size must be None or a positive integer, got {vocab_size!r}")
-        if neuron not in NEURONS:
-            raise ValueError(f"neuron must be one of {', '.join(NEURONS)}, got {neuron!r}")
-        if not isinstance(bidirectional, bool):
+        n_classes, n_features, d_model, n_layers = (
+            check_positive_int(name, value) for name, value in (
+                ("n_classes", n_classes), ("n_features", n_features), ("d_model", d_model),
+                ("n_layers", n_layers)))
+        if vocab_size is not None:
+            try:
+                vocab_size = check_positive_int("vocab_size", vocab_size)
+            except ValueError:
+                raise ValueError(f"vocab_size must be None or a positive integer, "
+                                 f"got {vocab_size!r}") from None
+        if spiking not in SPIKING_NEURONS:
+            raise ValueError(f"spiking must be one of {', '.join(SPIKING_NEURONS)}, "
+                             f"got {spiking!r}")
+        if not isinstance(bidirectional, (bool, np.bool_)):
             raise ValueError(f"bidirectional must be True or False, got {bidirectional!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        bidirectional = bool(bidirectional)
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         if init not in KERNEL_INITS:
             raise ValueError(f"init must be one of {', '.join(KERNEL_INITS)}, got {init!r}")
-        SpikeSampler.check(sampling=sampling, threshold=threshold)
-        lif_params = dict(tau=tau, reset=reset, refractory=refractory, surrogate=surrogate,
-                          alpha=alpha, backend=backend)
+        self._sampling = check_sampling(sampling)
+        neuron = SAMPLER_NEURON if neuron is None else neuron
         self.vocab_size = vocab_size
         self.encoder = (nn.Embedding(vocab_size, d_model) if vocab_size is not None
                         else nn.Linear(n_features, d_model))
         self.blocks = nn.ModuleList(
-            PSpikeSSMBlock(d_model, d_state, bidirectional, dropout, neuron, sampling, threshold,
-                           lif_params, init=init, dt_max=dt_max)
+            PSpikeSSMBlock(d_model, d_state, bidirectional, dropout, spiking, sampling, neuron,
+                           init=init, dt_max=dt_max)
             for _ in range(n_layers))
         self.input_fuse = ClampFuse(d_model)
         # affine-free: the decoder that follows supplies scale and offset
@@ -186,24 +195,16 @@ class PSpikeSSM(nn.Module):
     def samplers(self):
         return [m for m in self.modules() if isinstance(m, SpikeSampler)]
 
-    def set_spiking_params(self, **params):
-        """Change sampler and neuron settings in place (weights are kept).
+    @property
+    def sampling(self) -> str:
+        """The samplers' inference mode (settable: every sampler changes, the weights are kept)."""
+        return self._sampling
 
-        ``sampling`` and ``threshold`` go to every sampler; ``threshold`` and
-        the LIF parameters to every LIF neuron. Values are validated first, so
-        a bad one changes nothing.
-        """
-        unknown = set(params) - set(NEURON_PARAMS) - {"sampling"}
-        if unknown:
-            raise ValueError(f"unknown spiking parameters: {sorted(unknown)}")
-        sampler_params = {k: params[k] for k in ("sampling", "threshold") if k in params}
-        SpikeSampler.check(**sampler_params)
-        lif_params = {k: v for k, v in params.items() if k != "sampling"}
-        if lif_params:
-            set_neuron_params(self, **lif_params)
+    @sampling.setter
+    def sampling(self, sampling: str):
+        self._sampling = check_sampling(sampling)
         for sampler in self.samplers():
-            for name, value in sampler_params.items():
-                setattr(sampler, name, value)
+            sampler.sampling = sampling
 
     def pooled_features(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """The readout's input: the last normalised residual stream averaged over real steps, ``[B, d_model]``."""

@@ -22,6 +22,8 @@ attention cost is linear in the number of tokens.
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import nn
 
@@ -31,12 +33,16 @@ from ..layers.attention import VISION_ATTENTION, vision_attention
 from ..layers.linear import LinearBN, fire
 from ..layers.patch import SpikingPatchSplit, auto_patch_size
 from ..memory import mark_spike_sum
-from ..neurons import LIF, set_neuron_params
+from ..neurons import LIF, NeuronConfig
 
-__all__ = ["SpikingViT", "SpikingMLPBlock", "SpikingViTBlock"]
+__all__ = ["SpikingViT", "ViTMLPBlock", "SpikingViTBlock", "VIT_NEURON"]
+
+#: The vision transformer's default neuron: a sigmoid surrogate and a detached reset, as in the
+#: Spikformer and Spike-driven Transformer code.
+VIT_NEURON = NeuronConfig(surrogate="sigmoid", detach_reset=True)
 
 
-class SpikingMLPBlock(nn.Module):
+class ViTMLPBlock(nn.Module):
     """The transformer's MLP, spiking: two ``Linear → BN`` layers with LIF neurons.
 
     Parameters
@@ -46,17 +52,19 @@ class SpikingMLPBlock(nn.Module):
     membrane_shortcut : bool, default=False
         ``False``: ``LIF(BN(Linear(LIF(BN(Linear(x))))))`` (spike output);
         ``True``: ``BN(Linear(LIF(BN(Linear(LIF(x))))))`` (real output).
-    **neuron
+    neuron : NeuronConfig or None, default=None
+        The LIF neurons' parameters (:class:`snnsk.neurons.NeuronConfig`; ``None``: the defaults).
     """
 
-    def __init__(self, embed_dim: int, hidden: int, membrane_shortcut: bool = False, **neuron):
+    def __init__(self, embed_dim: int, hidden: int, membrane_shortcut: bool = False,
+                 neuron: NeuronConfig | None = None):
         super().__init__()
         self.membrane_shortcut = membrane_shortcut
-        self.input_neuron = LIF(**neuron) if membrane_shortcut else None
+        self.input_neuron = LIF(neuron) if membrane_shortcut else None
         self.fc1 = LinearBN(embed_dim, hidden)
-        self.hidden_neuron = LIF(**neuron)
+        self.hidden_neuron = LIF(neuron)
         self.fc2 = LinearBN(hidden, embed_dim)
-        self.output_neuron = None if membrane_shortcut else LIF(**neuron)
+        self.output_neuron = None if membrane_shortcut else LIF(neuron)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.input_neuron is not None:
@@ -70,11 +78,12 @@ class SpikingMLPBlock(nn.Module):
 class SpikingViTBlock(nn.Module):
     """``x = x + attention(x); x = x + mlp(x)`` on ``[T, B, N, D]``."""
 
-    def __init__(self, attention: str, embed_dim: int, heads: int, hidden: int, **neuron):
+    def __init__(self, attention: str, embed_dim: int, heads: int, hidden: int,
+                 neuron: NeuronConfig | None = None):
         super().__init__()
-        self.attention = vision_attention(attention, embed_dim, heads, **neuron)
-        self.mlp = SpikingMLPBlock(embed_dim, hidden, membrane_shortcut=attention == "sdsa",
-                                   **neuron)
+        self.attention = vision_attention(attention, embed_dim, heads, neuron=neuron)
+        self.mlp = ViTMLPBlock(embed_dim, hidden, membrane_shortcut=attention == "sdsa",
+                                   neuron=neuron)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # a stream of spike counts ('ssa', 'qk') is recorded as such, to be kept as int8
@@ -119,17 +128,18 @@ class SpikingViT(nn.Module):
         Simulation steps for static images. Event frames ``[B, F, C, H, W]``
         are summed into ``timesteps`` consecutive bins of (nearly) equal
         length, so ``F`` need not equal ``timesteps`` (``F >= timesteps``).
-    threshold, tau, reset, refractory, surrogate, alpha, backend
-        LIF parameters (the attention neurons keep their own threshold 0.5).
-        The reset is detached, as in the reference implementations.
+    neuron : NeuronConfig or None, default=None
+        The LIF neurons' parameters (the attention neurons keep their own
+        threshold 0.5); ``None`` takes :data:`VIT_NEURON` (a sigmoid
+        surrogate and a detached reset, as in the reference implementations).
 
     Input ``[B, C, H, W]`` (direct-encoded) or ``[B, F, C, H, W]`` events;
     output ``[T, B, n_classes]``.
     """
 
     def __init__(self, n_classes, in_channels, image_size, attention="ssa", embed_dim=64, depth=2,
-                 heads=4, mlp_ratio=4.0, patch_size="auto", timesteps=4, threshold=1.0, tau=2.0,
-                 reset="hard", refractory=0, surrogate="sigmoid", alpha=None, backend="auto"):
+                 heads=4, mlp_ratio=4.0, patch_size="auto", timesteps=4,
+                 neuron: NeuronConfig | None = None):
         super().__init__()
         n_classes = check_int("n_classes", n_classes)
         in_channels = check_int("in_channels", in_channels)
@@ -142,7 +152,7 @@ class SpikingViT(nn.Module):
         heads = check_int("heads", heads)
         if embed_dim % heads:
             raise ValueError(f"heads ({heads}) must divide embed_dim ({embed_dim})")
-        if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, (int, float)) or mlp_ratio <= 0:
+        if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, numbers.Real) or mlp_ratio <= 0:
             raise ValueError(f"mlp_ratio must be a positive number, got {mlp_ratio!r}")
         timesteps = check_int("timesteps", timesteps)
         if isinstance(patch_size, str):
@@ -151,24 +161,16 @@ class SpikingViT(nn.Module):
                                  f"got {patch_size!r}")
             patch_size = auto_patch_size(self.image_size)
         self.timesteps = timesteps
-        neuron = dict(tau=tau, threshold=threshold, reset=reset, refractory=refractory,
-                      surrogate=surrogate, alpha=alpha, backend=backend, detach_reset=True)
-        self.patch_split = SpikingPatchSplit(in_channels, embed_dim, patch_size, **neuron)
+        neuron = VIT_NEURON if neuron is None else neuron
+        self.patch_split = SpikingPatchSplit(in_channels, embed_dim, patch_size, neuron=neuron)
         hidden = max(1, round(embed_dim * mlp_ratio))
-        self.blocks = nn.ModuleList(SpikingViTBlock(attention, embed_dim, heads, hidden, **neuron)
+        self.blocks = nn.ModuleList(SpikingViTBlock(attention, embed_dim, heads, hidden, neuron=neuron)
                                     for _ in range(depth))
         self.head = nn.Linear(embed_dim, n_classes)
 
     @property
     def patch_size(self) -> int:
         return self.patch_split.patch_size
-
-    def set_spiking_params(self, **params):
-        """Change ``timesteps`` and neuron parameters in place (weights are kept)."""
-        if "timesteps" in params:
-            self.timesteps = check_int("timesteps", params.pop("timesteps"))
-        if params:
-            set_neuron_params(self, **params)
 
     def bin_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """Sum ``[B, F, C, H, W]`` frames into ``[T, B, C, H, W]`` (:func:`snnsk.encoding.bin_frames`)."""

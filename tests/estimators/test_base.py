@@ -7,6 +7,7 @@ from sklearn.base import clone
 
 from snnsk import SpikingMLPClassifier
 from snnsk.losses import MeanOverTimeLoss, TETLoss
+from snnsk.neurons import NeuronConfig
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +26,11 @@ def test_spiking_params_reach_every_neuron():
                                reset="soft", refractory=1, surrogate="triangle", alpha=0.5,
                                max_epochs=1).fit(X, y)
     assert clf.module_.timesteps == 3
+    expected = NeuronConfig(threshold=0.7, tau=3.0, reset="soft", refractory=1,
+                            surrogate="triangle", alpha=0.5)
+    assert clf.neuron_config() == expected
     for layer in clf.module_.neurons:
-        assert (layer.threshold, layer.tau, layer.reset, layer.refractory, layer.surrogate,
-                layer.alpha) == (0.7, 3.0, "soft", 1, "triangle", 0.5)
+        assert layer.neuron == expected
 
 
 def test_set_params_after_fit_takes_effect_and_keeps_weights(fitted):
@@ -38,7 +41,7 @@ def test_set_params_after_fit_takes_effect_and_keeps_weights(fitted):
     assert before > 0
     clf.set_params(threshold=2.0, timesteps=6)
     assert clf.module_.timesteps == 6
-    assert clf.module_.neurons[0].threshold == 2.0
+    assert clf.module_.neurons[0].neuron == NeuronConfig(threshold=2.0)
     assert torch.equal(clf.module_.linears[0].weight, weights)
     after = clf.spike_stats(X)
     assert after.loc["neurons.0", "timesteps"] == 6
@@ -50,6 +53,19 @@ def test_set_params_after_fit_takes_effect_and_keeps_weights(fitted):
     clf.set_params(hidden_layer_sizes=(16,))  # architecture: module rebuilt
     assert clf.module_.linears[0].out_features == 16
     assert clf.predict(X).shape == (len(X),)
+
+
+def test_a_bad_neuron_value_after_fit_changes_nothing():
+    X = np.random.rand(40, 6).astype(np.float32)
+    y = np.arange(40) % 3
+    clf = SpikingMLPClassifier(hidden_layer_sizes=(5,), max_epochs=1, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=r"tau must be >= 1"):
+        clf.set_params(threshold=0.4, tau=0.5)  # a good value beside a bad one: neither applied
+    assert clf.threshold == 1.0
+    assert clf.module_.neurons[0].neuron == NeuronConfig()
+    # numpy scalars, as parameter grids give them, are welcome and stored as numbers
+    clf.set_params(threshold=np.float32(0.5), refractory=np.int64(1))
+    assert clf.module_.neurons[0].neuron == NeuronConfig(threshold=0.5, refractory=1)
 
 
 def test_clone_round_trips_every_parameter():

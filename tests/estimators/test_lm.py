@@ -93,6 +93,59 @@ def test_predict_and_predict_proba(fitted):
     np.testing.assert_allclose(fitted.predict_proba(["x"])[0], proba[1], rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("favoured", [None, "<pad>", "<unk>", "<bos>"])
+def test_predict_is_the_argmax_of_predict_proba(fitted, docs, favoured):
+    """The special tokens get no probability, even where the model's logit favours them."""
+    texts = ["The value", "x", "", docs[0]]
+    specials = [fitted.tokenizer_.vocabulary_[t] for t in ("<pad>", "<unk>", "<bos>")]
+    score = fitted.score(docs[12:14])
+    boost = torch.zeros(len(fitted.classes_))
+    if favoured is not None:
+        boost[fitted.tokenizer_.vocabulary_[favoured]] = 50.0  # the raw softmax's argmax
+    handle = fitted.module_.register_forward_hook(lambda module, inputs, out: out + boost)
+    try:
+        proba = fitted.predict_proba(texts)
+        predicted = fitted.predict(texts)
+        boosted_score = fitted.score(docs[12:14])
+    finally:
+        handle.remove()
+    np.testing.assert_array_equal(predicted, fitted.classes_[proba.argmax(axis=1)])
+    assert np.all(proba[:, specials] == 0)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    # The likelihood reads the model's full softmax, not predict_proba's renormalised one:
+    # the mass pushed onto a special token is taken from the real tokens.
+    if favoured is None:
+        assert boosted_score == score
+    else:
+        assert boosted_score < score - 0.5
+
+
+def test_generate_puts_back_the_training_mode_of_every_submodule(fitted, monkeypatch):
+    module = fitted.module_
+    before = [m.training for m in module.modules()]
+    try:
+        module.train()
+        in_training = fitted.generate("The ", 8, random_state=0)
+        assert all(m.training for m in module.modules())
+        module.eval()
+        assert fitted.generate("The ", 8, random_state=0) == in_training  # sampled in eval mode
+        assert not any(m.training for m in module.modules())
+        mixed = [i % 2 == 0 for i, _ in enumerate(module.modules())]
+        for m, training in zip(module.modules(), mixed):
+            m.training = training
+        fitted.generate("The ", 8, random_state=0)
+        assert [m.training for m in module.modules()] == mixed
+        # also when generation fails half-way
+        module.train()
+        monkeypatch.setattr(module, "generate", lambda *args, **kwargs: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            fitted.generate("The ", 8)
+        assert all(m.training for m in module.modules())
+    finally:
+        for m, training in zip(module.modules(), before):
+            m.training = training
+
+
 def test_generation_is_seeded_and_cache_free_generation_matches(fitted):
     a = fitted.generate("The ", 40, random_state=3)
     assert a.startswith("The ") and len(a) == 44
@@ -118,7 +171,7 @@ def test_grid_search_over_threshold_timesteps_and_heads(docs):
     best = search.best_estimator_
     assert best.module_.timesteps == search.best_params_["timesteps"]
     assert best.module_.blocks[0].attention.heads == search.best_params_["heads"]
-    assert all(layer.threshold == search.best_params_["threshold"]
+    assert all(layer.neuron.threshold == search.best_params_["threshold"]
                for _, layer in spiking_layers(best.module_))
 
 
@@ -143,7 +196,7 @@ def test_clone_and_set_params_after_fit(docs):
     before = lm.score(docs[6:8])
     lm.set_params(threshold=2.0, timesteps=3)
     assert lm.module_.timesteps == 3
-    assert all(layer.threshold == 2.0 for _, layer in spiking_layers(lm.module_))
+    assert all(layer.neuron.threshold == 2.0 for _, layer in spiking_layers(lm.module_))
     assert torch.equal(lm.module_.head.weight, weights)
     assert lm.score(docs[6:8]) != before
     lm.set_params(heads=4)  # architecture: a new, untrained module

@@ -29,7 +29,7 @@ def test_grid_search_over_threshold_and_timesteps(digits):
     search.fit(X, y)
     assert len(search.cv_results_["params"]) == 4
     assert search.best_estimator_.module_.timesteps == search.best_params_["timesteps"]
-    assert all(layer.threshold == search.best_params_["threshold"]
+    assert all(layer.neuron.threshold == search.best_params_["threshold"]
                for layer in search.best_estimator_.module_.neurons)
     assert search.best_score_ > 0.5
 

@@ -5,11 +5,14 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.datasets import make_blobs
 from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from snnsk import SpikingSSMClassifier
 from snnsk.datasets import LISTOPS_TOKENS, load_sequential_digits, make_listops
-from snnsk.layers.ssm import SpikeSampler
+from snnsk.estimators.sequence import EXPECTED_FAILED_CHECKS
+from snnsk.layers.ssm import check_sampling
 
 SMALL = dict(d_model=16, n_layers=1, d_state=8, max_epochs=2, batch_size=32, random_state=0)
 
@@ -56,7 +59,7 @@ def test_inference_statistics_are_those_of_the_final_weights(digits):
     # the twin draws no random numbers, so the calibrated statistics can be recomputed
     # exactly; 200 samples are fewer than the calibration's 256, so it sees them all
     X, y = digits[0][:200], digits[1][:200]
-    clf = SpikingSSMClassifier(**{**SMALL, "max_epochs": 1}, neuron="none").fit(X, y)
+    clf = SpikingSSMClassifier(**{**SMALL, "max_epochs": 1}, spiking="none").fit(X, y)
     module = clf.module_.eval()
     with torch.no_grad():
         pooled = module.pooled_features(torch.as_tensor(X[:, :, None])).double()
@@ -163,7 +166,7 @@ def test_joblib_round_trip_predicts_identically(fitted, digits, tmp_path):
 def test_listops_tokens_with_lif_neurons():
     X, y = make_listops(60, min_length=5, max_length=40, random_state=0)
     clf = SpikingSSMClassifier(**{**SMALL, "max_epochs": 1}, vocab_size=len(LISTOPS_TOKENS),
-                               neuron="lif", threshold=0.3)
+                               spiking="lif", threshold=0.3)
     clf.fit(X, y)
     assert clf.predict(X[:7]).shape == (7,)
     with pytest.raises(ValueError, match=r"token ids must be in \[0, vocab_size=16\)"):
@@ -213,7 +216,7 @@ def test_bad_input_gets_a_clear_error(X, error, match):
 @pytest.mark.parametrize("params, match", [
     (dict(sampling="poisson"), "sampling must be one of"),
     (dict(ssm_lr=0), "ssm_lr must be a positive number"),
-    (dict(neuron="izhikevich"), "neuron must be one of"),
+    (dict(spiking="izhikevich"), "spiking must be one of"),
     (dict(tau=0.5), "tau"),
 ])
 def test_bad_parameters_are_named_at_fit(params, match, digits):
@@ -225,4 +228,56 @@ def test_sampler_check_is_shared_with_set_params(fitted):
     clf = clone(fitted)
     with pytest.raises(ValueError, match="sampling must be one of"):
         clf.set_params(sampling="x").fit(np.zeros((4, 3)), [0, 1, 0, 1])
-    assert SpikeSampler.check(sampling="bernoulli", threshold=0.1) is None
+    assert check_sampling("bernoulli") == "bernoulli"
+
+
+# ------------------------------------------------------------ scikit-learn's estimator checks
+@parametrize_with_checks(
+    # one small block and two epochs: the checks take seconds
+    [SpikingSSMClassifier(d_model=16, n_layers=1, d_state=8, max_epochs=2, random_state=0)],
+    # the checks that take the columns of a 2-D X for a fixed number of features, where the
+    # SSM reads steps of sequences of any length (the reasons are in EXPECTED_FAILED_CHECKS);
+    # every other check passes (array-API input is skipped unless SCIPY_ARRAY_API is set)
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_what_check_classifiers_train_asks_besides_a_fixed_number_of_steps():
+    X, y = make_blobs(n_samples=90, random_state=0)
+    clf = SpikingSSMClassifier(**SMALL)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        clf.fit(X, y[:-1])
+    clf.fit(X.tolist(), y.tolist())
+    predicted, proba = clf.predict(X), clf.predict_proba(X)
+    assert predicted.shape == (90,) and proba.shape == (90, 3)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], predicted)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+
+
+def test_training_batches_are_shuffled_unless_told_otherwise_and_init_sets_no_default():
+    from torch.utils.data import RandomSampler, SequentialSampler, TensorDataset
+
+    dataset = TensorDataset(torch.zeros(8, 1))
+    clf = SpikingSSMClassifier()
+    assert "iterator_train__shuffle" not in vars(clf)
+    assert isinstance(clf.get_iterator(dataset, training=True).sampler, RandomSampler)
+    assert isinstance(clf.get_iterator(dataset, training=False).sampler, SequentialSampler)
+    in_order = SpikingSSMClassifier(iterator_train__shuffle=False)
+    assert clone(in_order).get_params()["iterator_train__shuffle"] is False
+    assert isinstance(clone(in_order).get_iterator(dataset, training=True).sampler,
+                      SequentialSampler)
+
+
+def test_partial_fit_refuses_another_channel_count_and_takes_another_length():
+    rng = np.random.RandomState(0)
+    y = np.arange(20) % 2
+    clf = SpikingSSMClassifier(**{**SMALL, "max_epochs": 1})
+    clf.partial_fit(rng.rand(20, 6, 2), y, classes=[0, 1])
+    for channels, X in ((3, rng.rand(20, 6, 3)), (1, rng.rand(20, 6))):
+        with pytest.raises(ValueError, match=f"X has {channels} channels per step, but "
+                                             f"SpikingSSMClassifier was fitted with 2"):
+            clf.partial_fit(X, y)
+    clf.partial_fit(rng.rand(20, 9, 2), y)
+    assert len(clf.history_) == 2 and clf.n_features_in_ == 2

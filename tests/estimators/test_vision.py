@@ -114,7 +114,7 @@ def test_grid_search_over_attention_heads_threshold_and_timesteps(digits):
     assert type(attention).__name__ == {"ssa": "SpikingSelfAttention",
                                         "sdsa": "SpikeDrivenSelfAttention",
                                         "qk": "QKTokenAttention"}[search.best_params_["attention"]]
-    assert best.module_.patch_split.neurons[0].threshold == search.best_params_["threshold"]
+    assert best.module_.patch_split.neurons[0].neuron.threshold == search.best_params_["threshold"]
 
 
 def test_pipeline_with_a_scaler_and_joblib_round_trip(images, tmp_path):

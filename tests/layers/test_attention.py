@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from snnsk.neurons import NeuronConfig
 from snnsk.layers import (CausalSelfAttention, KVCache, causal_linear_attention, causal_mask,
                           head_decay_rates)
 
@@ -38,7 +39,7 @@ def test_linear_attention_by_hand():
 
 @pytest.mark.parametrize("spiking, decay", [(True, False), (True, True), (False, False)])
 def test_future_positions_never_change_the_past(spiking, decay):
-    layer = CausalSelfAttention(32, 2, spiking=spiking, decay=decay, threshold=0.25).eval()
+    layer = CausalSelfAttention(32, 2, spiking=spiking, decay=decay, neuron=NeuronConfig(threshold=0.25)).eval()
     x = torch.randn(3, 2, 10, 32)
     y = x.clone()
     y[:, :, 6:] = torch.randn(3, 2, 4, 32)
@@ -50,7 +51,7 @@ def test_future_positions_never_change_the_past(spiking, decay):
 
 @pytest.mark.parametrize("spiking", [True, False])
 def test_cache_gives_the_same_outputs_as_the_full_sequence(spiking):
-    layer = CausalSelfAttention(16, 2, spiking=spiking, decay=True, threshold=0.5).double().eval()
+    layer = CausalSelfAttention(16, 2, spiking=spiking, decay=True, neuron=NeuronConfig(threshold=0.5)).double().eval()
     x = torch.randn(2, 1, 7, 16, dtype=torch.float64)
     cache = KVCache()
     with torch.no_grad():
@@ -62,7 +63,7 @@ def test_cache_gives_the_same_outputs_as_the_full_sequence(spiking):
 
 
 def test_spiking_attention_emits_spikes_before_the_projection():
-    layer = CausalSelfAttention(8, 2, threshold=0.5)
+    layer = CausalSelfAttention(8, 2, neuron=NeuronConfig(threshold=0.5))
     seen = {}
     layer.attention_neuron.register_forward_hook(lambda m, i, o: seen.setdefault("s", o))
     layer.qkv_neuron.register_forward_hook(lambda m, i, o: seen.setdefault("qkv", o))
@@ -103,7 +104,7 @@ def reference_attention(layer, x):
 @pytest.mark.parametrize("spiking, decay", [(True, False), (True, True), (False, False)])
 def test_layer_equals_its_reference_composition_forward_and_backward(spiking, decay):
     # large enough ([2, 8, 32, 64]) for the products to take the oneDNN path in float32
-    layer = CausalSelfAttention(64, 4, spiking=spiking, decay=decay, threshold=0.5).train()
+    layer = CausalSelfAttention(64, 4, spiking=spiking, decay=decay, neuron=NeuronConfig(threshold=0.5)).train()
     x = torch.randn(2, 8, 32, 64, requires_grad=True)
     grad = torch.randn(2, 8, 32, 64)
     outputs = []
@@ -118,7 +119,7 @@ def test_layer_equals_its_reference_composition_forward_and_backward(spiking, de
 
 @pytest.mark.parametrize("spiking", [True, False])
 def test_a_static_input_equals_the_same_input_repeated_over_time(spiking):
-    layer = CausalSelfAttention(16, 2, spiking=spiking, decay=True, threshold=0.25).eval()
+    layer = CausalSelfAttention(16, 2, spiking=spiking, decay=True, neuron=NeuronConfig(threshold=0.25)).eval()
     x = torch.randn(2, 5, 16)
     with torch.no_grad():
         repeated = layer(x.expand(3, *x.shape))
@@ -142,7 +143,7 @@ def test_linear_attention_equals_the_masked_composition_in_value_and_gradient():
 
 
 def test_masks_built_under_inference_mode_still_train():
-    layer = CausalSelfAttention(8, 2, decay=True, threshold=0.25)
+    layer = CausalSelfAttention(8, 2, decay=True, neuron=NeuronConfig(threshold=0.25))
     with torch.inference_mode():
         layer(torch.randn(2, 1, 7, 8))  # builds and caches the mask for this shape
     layer(torch.randn(2, 1, 7, 8, requires_grad=True)).sum().backward()
@@ -150,7 +151,7 @@ def test_masks_built_under_inference_mode_still_train():
 
 
 def test_under_a_bfloat16_autocast_spike_attention_keeps_float32_and_trains():
-    layer = CausalSelfAttention(16, 2, decay=True, threshold=0.25)
+    layer = CausalSelfAttention(16, 2, decay=True, neuron=NeuronConfig(threshold=0.25))
     x = torch.randn(2, 3, 9, 16, requires_grad=True)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         y = layer(x)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from snnsk.neurons import NeuronConfig, set_neuron_params
 from snnsk.layers.ssm import (ChannelAffine, ClampFuse, MaskedLIF, S4DConv, S4DKernel, SpikeMixer,
                               SpikeSampler, fft_conv, ssm_recurrence)
 
@@ -287,9 +288,10 @@ def test_sampler_gradient_is_that_of_its_expectation():
 
 def test_sampler_inference_modes():
     p = torch.tensor([-0.2, 0.3, 0.5, 0.6, 1.2])
-    sampler = SpikeSampler(sampling="threshold", threshold=0.5).eval()
+    sampler = SpikeSampler(sampling="threshold", neuron=NeuronConfig(threshold=0.5)).eval()
     assert sampler(p).tolist() == [0.0, 0.0, 0.0, 1.0, 1.0]
-    sampler.threshold = 0.25
+    set_neuron_params(sampler, threshold=0.25)
+    assert sampler.threshold == 0.25
     assert sampler(p).tolist() == [0.0, 1.0, 1.0, 1.0, 1.0]
     sampler.sampling = "expected"
     assert sampler(p).tolist() == pytest.approx([0.0, 0.3, 0.5, 0.6, 1.0])
@@ -303,7 +305,8 @@ def test_sampler_inference_modes():
 
 def test_training_always_samples_whatever_the_inference_mode():
     torch.manual_seed(0)
-    spikes = SpikeSampler(sampling="threshold", threshold=0.5).train()(torch.full((10_000,), 0.3))
+    sampler = SpikeSampler(sampling="threshold", neuron=NeuronConfig(threshold=0.5)).train()
+    spikes = sampler(torch.full((10_000,), 0.3))
     assert 0.25 < spikes.mean().item() < 0.35  # not 0, as thresholding 0.3 at 0.5 would give
 
 
@@ -316,8 +319,8 @@ def test_sampler_mask_silences_padded_steps():
 def test_sampler_rejects_bad_settings():
     with pytest.raises(ValueError, match="sampling must be one of"):
         SpikeSampler(sampling="poisson")
-    with pytest.raises(ValueError, match="threshold must be a finite number"):
-        SpikeSampler(threshold=float("nan"))
+    with pytest.raises(ValueError, match="threshold must be finite"):
+        SpikeSampler(neuron=NeuronConfig(threshold=float("nan")))
 
 
 def test_masked_lif_is_the_lif_with_padded_steps_silenced():

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from snnsk.neurons import NeuronConfig
 from snnsk.layers import (QKTokenAttention, SpikeDrivenSelfAttention, SpikingSelfAttention,
                           vision_attention)
 from snnsk.opcount import OperationCounter
@@ -96,13 +97,13 @@ def test_qk_masks_tokens_of_k_by_the_channel_sum_of_q():
 @pytest.mark.parametrize("name", ["ssa", "qk"])
 def test_spike_output_where_the_paper_has_spikes(name):
     # 16 tokens: SSA's attention sum must reach its neuron's threshold 0.5 (scale 0.125)
-    out = vision_attention(name, 8, 2, threshold=0.1).eval()(_tokens(n=16))
+    out = vision_attention(name, 8, 2, neuron=NeuronConfig(threshold=0.1)).eval()(_tokens(n=16))
     assert set(out.unique().tolist()) <= {0.0, 1.0}
     assert out.sum() > 0
 
 
 def test_sdsa_output_is_real_valued_but_its_attention_product_is_binary():
-    layer = SpikeDrivenSelfAttention(8, 2, threshold=0.1).eval()
+    layer = SpikeDrivenSelfAttention(8, 2, neuron=NeuronConfig(threshold=0.1)).eval()
     projection_input = _capture(layer, "proj.0")
     out = layer(_tokens())
     assert set(projection_input["input"].unique().tolist()) <= {0.0, 1.0}
@@ -111,10 +112,10 @@ def test_sdsa_output_is_real_valued_but_its_attention_product_is_binary():
 
 def test_attention_neurons_keep_threshold_half_when_the_network_threshold_changes():
     from snnsk.neurons import set_neuron_params
-    layer = SpikingSelfAttention(8, 2, threshold=1.0)
+    layer = SpikingSelfAttention(8, 2, neuron=NeuronConfig(threshold=1.0))
     set_neuron_params(layer, threshold=2.0)
-    assert layer.attention_neuron.threshold == 0.5
-    assert layer.qkv_neuron.threshold == 2.0 and layer.proj_neuron.threshold == 2.0
+    assert layer.attention_neuron.neuron.threshold == 0.5
+    assert layer.qkv_neuron.neuron.threshold == 2.0 and layer.proj_neuron.neuron.threshold == 2.0
 
 
 def _attention_dense_macs(name, n_tokens):
@@ -135,7 +136,7 @@ def test_attention_cost_grows_quadratically_for_ssa_and_linearly_otherwise(name,
 
 
 def test_sdsa_synaptic_ops_are_the_co_active_key_value_pairs():
-    layer = SpikeDrivenSelfAttention(8, 2, threshold=0.1).eval()
+    layer = SpikeDrivenSelfAttention(8, 2, neuron=NeuronConfig(threshold=0.1)).eval()
     qkv = _capture(layer, "qkv_neuron")
     attention = _capture(layer, "attention_neuron")
     with OperationCounter(layer) as counter, torch.no_grad():

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from snnsk.models import SpikeDecoder
-from snnsk.models.decoder import sinusoidal_table
-from snnsk.neurons import spiking_layers
+from snnsk.models.decoder import DECODER_NEURON, sinusoidal_table
+from snnsk.neurons import NeuronConfig, set_neuron_params, spiking_layers
 
 VARIANTS = [(mode, pe, "binary") for mode in ("full", "partial", "none")
             for pe in ("static", "learned")]
@@ -13,8 +13,8 @@ VARIANTS += [("full", "static", "ternary"), ("partial", "learned", "ternary")]
 
 
 def make(mode="full", pe="static", **kw):
-    params = dict(embed_dim=32, heads=4, blocks=2, timesteps=3, threshold=0.5, spiking=mode,
-                  position_encoding=pe)
+    params = dict(embed_dim=32, heads=4, blocks=2, timesteps=3, spiking=mode,
+                  position_encoding=pe)  # threshold 0.5: the model's default (DECODER_NEURON)
     params.update(kw)
     return SpikeDecoder(40, 12, **params).eval()
 
@@ -114,12 +114,14 @@ def test_gradients_reach_every_parameter_through_the_spikes(spikes):
     assert not missing
 
 
-def test_set_spiking_params_in_place():
+def test_changes_in_place():
     model = make()
+    assert all(layer.neuron == DECODER_NEURON for _, layer in spiking_layers(model))
     before = model.head.weight.clone()
-    model.set_spiking_params(timesteps=5, threshold=2.0)
-    assert model.timesteps == 5
-    assert all(layer.threshold == 2.0 for _, layer in spiking_layers(model))
+    model.timesteps = 5
+    set_neuron_params(model, threshold=2.0)
+    assert model.effective_timesteps == 5
+    assert all(layer.neuron.threshold == 2.0 for _, layer in spiking_layers(model))
     assert torch.equal(model.head.weight, before)
 
 
@@ -144,8 +146,8 @@ def test_too_long_input_is_an_error():
 @pytest.mark.parametrize("mode, spikes", [("full", "binary"), ("full", "ternary"), ("none", "binary")])
 def test_forward_equals_the_embedding_repeated_before_the_first_block(mode, spikes):
     # the first block normalises the embedding once; the reference repeats it over T first
-    model = SpikeDecoder(40, 32, embed_dim=64, heads=4, timesteps=3, threshold=0.5, spiking=mode,
-                         spikes=spikes).train()
+    model = SpikeDecoder(40, 32, embed_dim=64, heads=4, timesteps=3, spiking=mode,
+                         spikes=spikes, neuron=NeuronConfig(threshold=0.5)).train()
     ids = torch.randint(3, 40, (8, 32))
     grad = torch.randn(8, 32, 40)
 

@@ -5,7 +5,7 @@ import torch
 
 from snnsk.layers.ssm import MaskedLIF, SpikeSampler
 from snnsk.models.pspikessm import PSpikeSSM
-from snnsk.neurons import spiking_layers
+from snnsk.neurons import set_neuron_params, spiking_layers
 
 
 def _model(**kwargs):
@@ -15,18 +15,18 @@ def _model(**kwargs):
     return PSpikeSSM(**params)
 
 
-@pytest.mark.parametrize("neuron", ["sampler", "lif"])
+@pytest.mark.parametrize("spiking", ["sampler", "lif"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_output_is_one_readout_step_per_sequence(neuron, bidirectional):
-    model = _model(neuron=neuron, bidirectional=bidirectional)
+def test_output_is_one_readout_step_per_sequence(spiking, bidirectional):
+    model = _model(spiking=spiking, bidirectional=bidirectional)
     assert model(torch.randn(5, 11, 2)).shape == (1, 5, 3)
     kinds = {type(layer) for _, layer in spiking_layers(model)}
-    assert kinds == ({SpikeSampler} if neuron == "sampler" else {MaskedLIF})
+    assert kinds == ({SpikeSampler} if spiking == "sampler" else {MaskedLIF})
     assert len(list(spiking_layers(model))) == 4  # two per block
 
 
 def test_the_non_spiking_twin_is_the_same_network_without_sampling():
-    spiking, twin = _model(), _model(neuron="none")
+    spiking, twin = _model(), _model(spiking="none")
     # same architecture and, from the same seed, the same weights
     assert [n for n, _ in spiking.named_parameters()] == [n for n, _ in twin.named_parameters()]
     for a, b in zip(spiking.parameters(), twin.parameters()):
@@ -35,7 +35,7 @@ def test_the_non_spiking_twin_is_the_same_network_without_sampling():
     x = torch.randn(4, 9, 2)
     # the twin computes the spiking model's 'expected' inference (the samplers' mean-field
     # value), and draws no random numbers in training either
-    spiking.eval().set_spiking_params(sampling="expected")
+    spiking.eval().sampling = "expected"
     torch.testing.assert_close(twin.eval()(x), spiking(x))
     twin.train()
     state = torch.random.get_rng_state()
@@ -56,10 +56,10 @@ def test_token_input_is_embedded():
     assert model(torch.randint(0, 7, (4, 9))).shape == (1, 4, 3)
 
 
-@pytest.mark.parametrize("neuron", ["sampler", "lif", "none"])
+@pytest.mark.parametrize("spiking", ["sampler", "lif", "none"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_padding_never_changes_the_output(neuron, bidirectional):
-    model = _model(neuron=neuron, bidirectional=bidirectional).double().eval()
+def test_padding_never_changes_the_output(spiking, bidirectional):
+    model = _model(spiking=spiking, bidirectional=bidirectional).double().eval()
     x = torch.randn(1, 10, 2, dtype=torch.float64)
     garbage = torch.randn(1, 7, 2, dtype=torch.float64) * 100
     padded = torch.cat([x, garbage], dim=1)
@@ -80,27 +80,29 @@ def test_causal_model_features_never_read_the_future():
     torch.testing.assert_close(model(x, torch.tensor([8])), model(changed, torch.tensor([8])))
 
 
-@pytest.mark.parametrize("neuron", ["sampler", "none"])
-def test_every_parameter_gets_a_gradient_through_the_samplers(neuron):
-    model = _model(neuron=neuron).train()
+@pytest.mark.parametrize("spiking", ["sampler", "none"])
+def test_every_parameter_gets_a_gradient_through_the_samplers(spiking):
+    model = _model(spiking=spiking).train()
     out = model(torch.randn(6, 9, 2))
     torch.nn.functional.cross_entropy(out[0], torch.tensor([0, 1, 2, 0, 1, 2])).backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.any()]
     assert missing == []
 
 
-def test_set_spiking_params_changes_samplers_and_neurons_in_place():
+def test_sampling_and_neuron_parameters_change_in_place():
     model = _model()
     weight = model.decoder.weight.clone()
-    model.set_spiking_params(sampling="expected", threshold=0.3)
+    model.sampling = "expected"
+    set_neuron_params(model, threshold=0.3)
     assert all(s.sampling == "expected" and s.threshold == 0.3 for s in model.samplers())
     assert torch.equal(model.decoder.weight, weight)
     with pytest.raises(ValueError, match="sampling must be one of"):
-        model.set_spiking_params(sampling="nope", threshold=0.9)
-    assert all(s.sampling == "expected" and s.threshold == 0.3 for s in model.samplers())
-    lif = _model(neuron="lif")
-    lif.set_spiking_params(threshold=0.7, tau=3.0)
-    assert all(layer.threshold == 0.7 and layer.tau == 3.0 for _, layer in spiking_layers(lif))
+        model.sampling = "nope"
+    assert all(s.sampling == "expected" for s in model.samplers())
+    lif = _model(spiking="lif")
+    set_neuron_params(lif, threshold=0.7, tau=3.0)
+    assert all(layer.neuron.threshold == 0.7 and layer.neuron.tau == 3.0
+               for _, layer in spiking_layers(lif))
 
 
 def test_ssm_parameters_are_the_kernel_dynamics():
@@ -115,7 +117,7 @@ def test_ssm_parameters_are_the_kernel_dynamics():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(d_model=0), "d_model must be a positive integer"),
     (dict(n_layers=1.5), "n_layers must be a positive integer"),
-    (dict(neuron="izhikevich"), "neuron must be one of"),
+    (dict(spiking="izhikevich"), "spiking must be one of"),
     (dict(bidirectional="yes"), "bidirectional must be True or False"),
     (dict(dropout=1.0), "dropout must be in"),
     (dict(vocab_size=0), "vocab_size must be None or a positive integer"),

@@ -3,7 +3,9 @@
 import pytest
 import torch
 
+from snnsk.neurons import NeuronConfig, set_neuron_params
 from snnsk.models import SpikingViT
+from snnsk.models.spikformer import VIT_NEURON
 
 VARIANTS = ["ssa", "sdsa", "qk"]
 
@@ -41,7 +43,7 @@ def test_event_frames_are_summed_into_timesteps_bins():
 def test_every_parameter_gets_a_gradient(attention):
     torch.manual_seed(1)
     model = SpikingViT(4, 1, (8, 8), attention=attention, embed_dim=16, depth=2, heads=2,
-                       patch_size=2, threshold=0.5)
+                       patch_size=2, neuron=NeuronConfig(threshold=0.5))
     model(torch.rand(8, 1, 8, 8)).sum(0).logsumexp(-1).sum().backward()
     missing = [name for name, p in model.named_parameters()
                if p.grad is None or not p.grad.abs().sum() > 0]
@@ -54,16 +56,17 @@ def test_membrane_shortcut_only_for_the_spike_driven_variant():
         assert block.mlp.membrane_shortcut is shortcut
 
 
-def test_set_spiking_params_keeps_weights_and_the_attention_threshold():
+def test_changes_in_place_keep_weights_and_the_attention_threshold():
     model = SpikingViT(3, 1, (8, 8), embed_dim=8, heads=2)
+    assert model.patch_split.neurons[0].neuron == VIT_NEURON  # sigmoid, detached reset
     weights = model.head.weight.clone()
-    model.set_spiking_params(timesteps=6, threshold=0.7, tau=3.0)
-    assert model.timesteps == 6
+    model.timesteps = 6
+    set_neuron_params(model, threshold=0.7, tau=3.0)
     assert model(torch.rand(2, 1, 8, 8)).shape == (6, 2, 3)
     assert torch.equal(model.head.weight, weights)
-    assert model.blocks[0].attention.attention_neuron.threshold == 0.5
-    assert model.blocks[0].attention.qkv_neuron.threshold == 0.7
-    assert model.patch_split.neurons[0].tau == 3.0
+    assert model.blocks[0].attention.attention_neuron.neuron.threshold == 0.5
+    assert model.blocks[0].attention.qkv_neuron.neuron.threshold == 0.7
+    assert model.patch_split.neurons[0].neuron.tau == 3.0
 
 
 @pytest.mark.parametrize("kwargs, message", [
