@@ -29,7 +29,7 @@ from snnsk import SpikeDecoderLM
 from snnsk.datasets import load_corpus
 from snnsk.models import SpikeDecoder
 
-MODEL = dict(embed_dim=64, heads=4, blocks=2, timesteps=4)  # threshold 0.5: the default
+MODEL = dict(embed_dim=64, heads=4, depth=2, timesteps=4)  # threshold 0.5: the default
 
 
 def hand_loop(module, inputs, targets, epochs, batch_size, lr, seed):

@@ -31,14 +31,14 @@ from joblib import Parallel, delayed
 #: (name, SpikeDecoderLM settings on top of the demo's model and COMMON)
 CONFIGS = [
     ("binary, hard reset, alpha 2, batch 16 (the first demo's)",
-     dict(spikes="binary", reset="hard", alpha=None, batch_size=16)),
-    ("binary, soft reset, alpha 4, batch 16", dict(spikes="binary", batch_size=16)),
-    ("ternary, soft reset, alpha 4, batch 16", dict(spikes="ternary", batch_size=16)),
+     dict(spike_code="binary", reset="hard", alpha=None, batch_size=16)),
+    ("binary, soft reset, alpha 4, batch 16", dict(spike_code="binary", batch_size=16)),
+    ("ternary, soft reset, alpha 4, batch 16", dict(spike_code="ternary", batch_size=16)),
     ("non-spiking, batch 16", dict(spiking="none", batch_size=16)),
-    ("binary, soft reset, alpha 4, batch 4", dict(spikes="binary", batch_size=4)),
+    ("binary, soft reset, alpha 4, batch 4", dict(spike_code="binary", batch_size=4)),
     ("partial (GELU MLPs), binary, soft, alpha 4, batch 4",
-     dict(spiking="partial", spikes="binary", batch_size=4)),
-    ("ternary, soft reset, alpha 4, batch 4 (the demo's)", dict(spikes="ternary", batch_size=4)),
+     dict(spiking="partial", spike_code="binary", batch_size=4)),
+    ("ternary, soft reset, alpha 4, batch 4 (the demo's)", dict(spike_code="ternary", batch_size=4)),
     ("non-spiking, batch 4", dict(spiking="none", batch_size=4)),
 ]
 COMMON = dict(heads=2, threshold=0.25, timesteps=4, reset="soft", alpha=4.0, lr=3e-3)

@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-MODEL = dict(context_length=64, embed_dim=16, heads=2, blocks=1, timesteps=1, max_epochs=1,
+MODEL = dict(context_length=64, embed_dim=16, heads=2, depth=1, timesteps=1, max_epochs=1,
              batch_size=32, random_state=0)
 
 

@@ -61,7 +61,7 @@ from snnsk.opcount import OperationCounter
 from snnsk.text import PAD_ID
 
 #: ``bench/lm.py``'s model, which is the estimator's default configuration too.
-LM_BENCH = dict(embed_dim=64, heads=4, blocks=2, timesteps=4, threshold=0.5)
+LM_BENCH = dict(embed_dim=64, heads=4, depth=2, timesteps=4, threshold=0.5)
 #: The demo's model (``snnsk demo``'s best candidate), without its epochs.
 DEMO = {**{k: v for k, v in DEMO_MODEL.items() if k != "max_epochs"}, "heads": 2,
         "threshold": 0.25}

@@ -2,7 +2,7 @@
 
 Measured side by side in one run (interleaved repeats, medians; see
 ``bench/speed_common.py``), for the default ``SpikingSSMClassifier``
-(``d_model=128``, 4 layers, ``d_state=64``, batch 64):
+(``embed_dim=128``, 4 layers, ``d_state=64``, batch 64):
 
 * **FSDD log-mel** (``fsdd_logmel.npz``: 2,000 training recordings of 98
   frames × 40 mel bands, speaker split): one training epoch on all 2,000
@@ -97,7 +97,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def make(args, **settings) -> SpikingSSMClassifier:
-    model = dict(d_model=16, n_layers=1, d_state=8) if args.quick else {}
+    model = dict(embed_dim=16, depth=1, d_state=8) if args.quick else {}
     return SpikingSSMClassifier(random_state=0, **{**model, **settings})
 
 

@@ -29,7 +29,7 @@ import torch
 
 from snnsk.models import PSpikeSSM
 
-MODEL = dict(n_classes=10, n_features=1, d_model=64, n_layers=2, d_state=64, bidirectional=True)
+MODEL = dict(n_classes=10, n_features=1, embed_dim=64, depth=2, d_state=64, bidirectional=True)
 
 
 def _timed(fn) -> float:

@@ -33,9 +33,9 @@ from skorch.callbacks import LRScheduler
 from snnsk import SpikingSSMClassifier
 from snnsk.datasets import LISTOPS_TOKENS, listops_to_string, load_sequential_digits, make_listops
 
-DIGITS_MODEL = dict(d_model=256, n_layers=2, d_state=64, bidirectional=True, batch_size=32,
+DIGITS_MODEL = dict(embed_dim=256, depth=2, d_state=64, bidirectional=True, batch_size=32,
                     max_epochs=60, dropout=0.1)
-LISTOPS_MODEL = dict(d_model=64, n_layers=2, d_state=16, bidirectional=True, batch_size=32,
+LISTOPS_MODEL = dict(embed_dim=64, depth=2, d_state=16, bidirectional=True, batch_size=32,
                      max_epochs=30)
 
 
@@ -63,7 +63,7 @@ def fit_and_score(params, max_lr, X_train, y_train, X_test, y_test):
 def report(name, clf, seconds, scores, X_test, extra=None):
     print(f"\n## {name}")
     print(f"training: {seconds:.0f} s, {clf.max_epochs} epochs, {clf.module_.__class__.__name__} "
-          f"d_model={clf.d_model} n_layers={clf.n_layers} d_state={clf.d_state}")
+          f"embed_dim={clf.embed_dim} depth={clf.depth} d_state={clf.d_state}")
     print("held-out accuracy by inference sampling: "
           + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     for label, value in (extra or {}).items():
@@ -83,8 +83,8 @@ def main(argv=None):
     digits_model, listops_model = dict(DIGITS_MODEL), dict(LISTOPS_MODEL)
     n_listops = args.listops_samples
     if args.quick:
-        digits_model.update(d_model=16, max_epochs=1)
-        listops_model.update(d_model=16, max_epochs=1)
+        digits_model.update(embed_dim=16, max_epochs=1)
+        listops_model.update(embed_dim=16, max_epochs=1)
         n_listops = 200
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads")
 

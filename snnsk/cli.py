@@ -121,7 +121,7 @@ _FIT_DESCRIPTION = """\
 Fit one spiking estimator on DATA and save it with joblib.
 
 """ + _DATA_HELP + """
-Example:  snnsk fit ssm seqs.npz --param d_model=64 --param max_epochs=10 --out ssm.joblib
+Example:  snnsk fit ssm seqs.npz --param embed_dim=64 --param max_epochs=10 --out ssm.joblib
 """
 
 _SEARCH_DESCRIPTION = """\

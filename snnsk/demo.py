@@ -40,8 +40,8 @@ DEMO_GRID = {"threshold": [0.125, 0.25], "timesteps": [2, 4], "heads": [2, 4]}
 #: spiking settings (ON/OFF input neurons, soft reset, a sharper surrogate, small batches) are
 #: the ones that brought the spiking model closest to its non-spiking twin at this budget;
 #: bench/lm_ablation.py measures each of them.
-DEMO_MODEL = dict(context_length=64, embed_dim=64, blocks=2, max_epochs=4, batch_size=4, lr=3e-3,
-                  spikes="ternary", reset="soft", alpha=4.0)
+DEMO_MODEL = dict(context_length=64, embed_dim=64, depth=2, max_epochs=4, batch_size=4, lr=3e-3,
+                  spike_code="ternary", reset="soft", alpha=4.0)
 DIGITS_GRID = {"threshold": [0.5, 1.0, 2.0], "timesteps": [2, 4, 8]}
 
 

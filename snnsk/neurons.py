@@ -215,16 +215,17 @@ class TernaryLIF(LIF):
 SPIKE_CODES = ("binary", "ternary")
 
 
-def check_spike_code(spikes) -> str:
-    """``spikes`` if it is one of :data:`SPIKE_CODES`, else a ValueError naming the choices."""
-    if spikes not in SPIKE_CODES:
-        raise ValueError(f"spikes must be one of {', '.join(SPIKE_CODES)}, got {spikes!r}")
-    return spikes
+def check_spike_code(spike_code) -> str:
+    """``spike_code`` if it is one of :data:`SPIKE_CODES`, else a ValueError naming the choices."""
+    if spike_code not in SPIKE_CODES:
+        raise ValueError(f"spike_code must be one of {', '.join(SPIKE_CODES)}, "
+                         f"got {spike_code!r}")
+    return spike_code
 
 
-def input_neuron(spikes: str = "binary", neuron: NeuronConfig | None = None) -> LIF:
-    """A :class:`LIF` (``spikes='binary'``) or a :class:`TernaryLIF` (``'ternary'``) with ``neuron``."""
-    return (TernaryLIF if check_spike_code(spikes) == "ternary" else LIF)(neuron)
+def input_neuron(spike_code: str = "binary", neuron: NeuronConfig | None = None) -> LIF:
+    """A :class:`LIF` (``spike_code='binary'``) or a :class:`TernaryLIF` (``'ternary'``) with ``neuron``."""
+    return (TernaryLIF if check_spike_code(spike_code) == "ternary" else LIF)(neuron)
 
 
 def spiking_layers(module: nn.Module):

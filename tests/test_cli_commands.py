@@ -18,8 +18,8 @@ TEXT = "\n\n".join(
     for i in range(8))
 
 TINY = {
-    "lm": ["embed_dim=16", "heads=2", "blocks=1", "context_length=32", "max_epochs=1"],
-    "ssm": ["d_model=16", "n_layers=1", "d_state=8", "max_epochs=2"],
+    "lm": ["embed_dim=16", "heads=2", "depth=1", "context_length=32", "max_epochs=1"],
+    "ssm": ["embed_dim=16", "depth=1", "d_state=8", "max_epochs=2"],
     "mlp": ["hidden_layer_sizes=(16,)", "max_epochs=2"],
     "vit": ["embed_dim=16", "depth=1", "heads=2", "max_epochs=1"],
 }
@@ -136,7 +136,7 @@ def test_search_prints_results_saves_them_and_the_best_model(capsys, files, tmp_
     best = table.loc[table["rank_test_score"].idxmin()]
     model = joblib.load(out)
     assert (model.threshold, model.sampling) == (best["param_threshold"], best["param_sampling"])
-    assert model.d_model == 16  # --param applies to every candidate
+    assert model.embed_dim == 16  # --param applies to every candidate
 
 
 def test_search_lm_with_a_tuple_valued_grid_split_at_top_level_commas(capsys, files, tmp_path):
@@ -210,7 +210,7 @@ def _error_cases(files, fitted, tmp_path):
         (["fit", "lm", files["seq"]], "learns a text file"),
         (["fit", "ssm", files["seq"], "--param", "colour=red"], "has no parameter 'colour'"),
         (["fit", "ssm", files["seq"], "--param", "threshold"], "NAME=VALUE"),
-        (["fit", "ssm", files["seq"], "--param", "d_model=16", "--param", "d_model=8"],
+        (["fit", "ssm", files["seq"], "--param", "embed_dim=16", "--param", "embed_dim=8"],
          "given twice"),
         (["fit", "mlp", files["csv"], "--param", "threshold=high", "--param", "max_epochs=1",
           "--target", "digit"], "threshold"),

@@ -265,7 +265,7 @@ def test_scorers_on_a_silent_network_are_computed_by_hand(digits_mlp):
 
 def test_language_model_report_counts_spiking_attention():
     docs = load_corpus()[:4]
-    kwargs = dict(max_epochs=0, embed_dim=8, heads=2, blocks=1, context_length=8, random_state=0)
+    kwargs = dict(max_epochs=0, embed_dim=8, heads=2, depth=1, context_length=8, random_state=0)
     lm = SpikeDecoderLM(**kwargs).fit(docs)
     report = spike_report(lm, docs[:1])
     attention = "blocks.0.attention"
@@ -350,7 +350,7 @@ def test_sequence_model_report_counts_samples_not_dict_keys():
     from snnsk import SpikingSSMClassifier
     from snnsk.datasets import load_sequential_digits
     X, y = load_sequential_digits()
-    clf = SpikingSSMClassifier(d_model=8, n_layers=1, d_state=4, max_epochs=1,
+    clf = SpikingSSMClassifier(embed_dim=8, depth=1, d_state=4, max_epochs=1,
                                random_state=0).fit(X[:60], y[:60])
     report = spike_report(clf, X[:30])
     assert report.attrs["n_samples"] == 30

@@ -39,11 +39,11 @@ def _vit():
 CASES = {
     "mlp": (lambda: SpikingMLPClassifier(hidden_layer_sizes=(16,), max_epochs=3, random_state=0),
             {"threshold": [0.5, 1.0], "encoding": ["direct", "rate"]}, "flat"),
-    "lm": (lambda: SpikeDecoderLM(embed_dim=16, heads=2, blocks=1, context_length=32,
+    "lm": (lambda: SpikeDecoderLM(embed_dim=16, heads=2, depth=1, context_length=32,
                                   max_epochs=1, random_state=0),
            {"threshold": [0.25, 0.5]}, "text"),
     # Bernoulli sampling at inference draws from the seeded generator: the seed must travel too
-    "ssm": (lambda: SpikingSSMClassifier(d_model=16, n_layers=1, d_state=8, max_epochs=2,
+    "ssm": (lambda: SpikingSSMClassifier(embed_dim=16, depth=1, d_state=8, max_epochs=2,
                                          random_state=0),
             {"sampling": ["threshold", "bernoulli"]}, "sequences"),
     "vit": (_vit, {"attention": ["ssa", "sdsa"]}, "images"),
@@ -110,7 +110,7 @@ def test_cli_search_with_scheduler_equals_the_local_command(client, sequences, t
     X, y = sequences
     data = tmp_path / "seq.npz"
     np.savez(data, X=X, y=y)
-    argv = ["search", "ssm", str(data), "--param", "d_model=16", "--param", "n_layers=1",
+    argv = ["search", "ssm", str(data), "--param", "embed_dim=16", "--param", "depth=1",
             "--param", "max_epochs=2", "--grid", "threshold=0.3,0.6", "--cv", "2"]
     with torch_threads(1):
         assert main(argv + ["--results", str(tmp_path / "local.csv")]) == 0

@@ -95,7 +95,7 @@ def test_raster_of_a_sequence_model_runs_one_sample():
     from snnsk import SpikingSSMClassifier
     from snnsk.datasets import load_sequential_digits
     X, y = load_sequential_digits()
-    clf = SpikingSSMClassifier(d_model=8, n_layers=1, d_state=4, max_epochs=1,
+    clf = SpikingSSMClassifier(embed_dim=8, depth=1, d_state=4, max_epochs=1,
                                random_state=0).fit(X[:60], y[:60])
     ax = plot_spike_raster(clf, X[:5], sample=3)
     marks = sum(len(collection.get_offsets()) for collection in ax.collections)

@@ -372,7 +372,7 @@ def test_in_a_pipeline_with_the_ssm():
     rng = np.random.default_rng(1)
     X = [rng.normal(10.0 * (i % 2), 1.0, size=(5 + i % 3, 2)) for i in range(24)]
     y = np.arange(24) % 2
-    pipe = make_pipeline(SequenceScaler(), SpikingSSMClassifier(d_model=8, n_layers=1,
+    pipe = make_pipeline(SequenceScaler(), SpikingSSMClassifier(embed_dim=8, depth=1,
                                                                 d_state=4, max_epochs=2,
                                                                 random_state=0)).fit(X, y)
     scaler, clf = pipe.named_steps.values()

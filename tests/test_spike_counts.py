@@ -77,7 +77,7 @@ def _ragged(n=24, seed=0):
 @pytest.mark.parametrize("spiking", ["sampler", "lif"])
 def test_every_reader_agrees_on_ragged_sequences(spiking):
     X, y = _ragged()
-    clf = SpikingSSMClassifier(d_model=8, n_layers=1, d_state=4, max_epochs=1, batch_size=8,
+    clf = SpikingSSMClassifier(embed_dim=8, depth=1, d_state=4, max_epochs=1, batch_size=8,
                                spiking=spiking, threshold=0.3, random_state=0,
                                callbacks=[FiringRateMonitor()], lr=0.0).fit(X, y)
     stats = clf.spike_stats(X)
@@ -108,7 +108,7 @@ def test_every_reader_agrees_on_ragged_sequences(spiking):
 
 def test_run_inference_takes_rows_and_names_a_bad_one():
     X, y = _ragged(n=9)
-    clf = SpikingSSMClassifier(d_model=8, n_layers=1, d_state=4, max_epochs=1,
+    clf = SpikingSSMClassifier(embed_dim=8, depth=1, d_state=4, max_epochs=1,
                                random_state=0).fit(X, y)
     assert clf.run_inference(X) == 9
     assert clf.run_inference(X, rows=[2, 4]) == 2

@@ -70,7 +70,7 @@ def test_input_neuron_builds_either_code():
     assert type(input_neuron("binary", neuron)) is LIF
     ternary = input_neuron("ternary", neuron)
     assert type(ternary) is TernaryLIF and ternary.neuron is neuron
-    with pytest.raises(ValueError, match="spikes must be one of binary, ternary, got 'signed'"):
+    with pytest.raises(ValueError, match="spike_code must be one of binary, ternary, got 'signed'"):
         input_neuron("signed")
 
 

@@ -123,7 +123,7 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         Width of the residual stream.
     heads : int, default=4
         Attention heads; must divide ``embed_dim``.
-    blocks : int, default=2
+    depth : int, default=2
         Decoder blocks.
     mlp_ratio : float, default=4.0
         MLP hidden width as a multiple of ``embed_dim``.
@@ -146,7 +146,7 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
     attention_decay : bool, default=True
         Decayed causal mask in the spiking attention; ``False`` is the
         reference's plain mask.
-    spikes : {'binary', 'ternary'}, default='binary'
+    spike_code : {'binary', 'ternary'}, default='binary'
         Code of the neurons that read the float residual stream (block
         inputs and readout): binary LIF as in the reference, or ON/OFF pairs
         emitting −1/0/+1 (:class:`snnsk.neurons.TernaryLIF`), which also
@@ -208,9 +208,9 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
     True
     """
 
-    _architecture_params = ("context_length", "embed_dim", "heads", "blocks", "mlp_ratio",
+    _architecture_params = ("context_length", "embed_dim", "heads", "depth", "mlp_ratio",
                             "spiking", "position_encoding", "attention_scale", "attention_decay",
-                            "spikes")
+                            "spike_code")
     _loss_params = ()
     _base_neuron = DECODER_NEURON
 
@@ -221,7 +221,7 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         context_length=64,
         embed_dim=64,
         heads=4,
-        blocks=2,
+        depth=2,
         mlp_ratio=4.0,
         timesteps=4,
         threshold=0.5,
@@ -234,7 +234,7 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         position_encoding="static",
         attention_scale=0.125,
         attention_decay=True,
-        spikes="binary",
+        spike_code="binary",
         backend="auto",
         precision="float32",
         random_state=None,
@@ -258,7 +258,7 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         self.context_length = context_length
         self.embed_dim = embed_dim
         self.heads = heads
-        self.blocks = blocks
+        self.depth = depth
         self.mlp_ratio = mlp_ratio
         self.timesteps = timesteps
         self.threshold = threshold
@@ -271,7 +271,7 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         self.position_encoding = position_encoding
         self.attention_scale = attention_scale
         self.attention_decay = attention_decay
-        self.spikes = spikes
+        self.spike_code = spike_code
         self.backend = backend
         self.precision = precision
         self.random_state = random_state

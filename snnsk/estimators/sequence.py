@@ -57,9 +57,9 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
 
     Parameters
     ----------
-    d_model : int, default=128
+    embed_dim : int, default=128
         Channels of the residual stream (neurons per layer).
-    n_layers : int, default=4
+    depth : int, default=4
         Number of blocks.
     d_state : int, default=64
         State size of each channel's SSM (even).
@@ -133,12 +133,12 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
     >>> from snnsk import SpikingSSMClassifier
     >>> from snnsk.datasets import load_sequential_digits
     >>> X, y = load_sequential_digits()
-    >>> clf = SpikingSSMClassifier(d_model=32, n_layers=1, max_epochs=2, random_state=0)
+    >>> clf = SpikingSSMClassifier(embed_dim=32, depth=1, max_epochs=2, random_state=0)
     >>> clf.fit(X[:200], y[:200]).predict(X[:3]).shape
     (3,)
     """
 
-    _architecture_params = ("d_model", "n_layers", "d_state", "bidirectional", "dropout",
+    _architecture_params = ("embed_dim", "depth", "d_state", "bidirectional", "dropout",
                             "vocab_size", "spiking", "init")
     _base_neuron = SAMPLER_NEURON
     _spiking_params = ("sampling",)
@@ -146,8 +146,8 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
 
     def __init__(
         self,
-        d_model=128,
-        n_layers=4,
+        embed_dim=128,
+        depth=4,
         d_state=64,
         *,
         bidirectional=False,
@@ -178,8 +178,8 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
         super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
                          max_epochs=max_epochs, batch_size=batch_size, train_split=train_split,
                          verbose=verbose, **kwargs)
-        self.d_model = d_model
-        self.n_layers = n_layers
+        self.embed_dim = embed_dim
+        self.depth = depth
         self.d_state = d_state
         self.bidirectional = bidirectional
         self.dropout = dropout

@@ -217,7 +217,7 @@ class CausalSelfAttention(nn.Module):
         attention (the non-spiking baseline).
     scale : float, default=0.125
         Constant scale of the spiking attention (SpikeDecoder / Spikformer).
-    spikes : {'binary', 'ternary'}, default='binary'
+    spike_code : {'binary', 'ternary'}, default='binary'
         Spiking attention only: code of the neuron that reads the residual
         stream into the Q/K/V projection; ``'ternary'`` is an ON/OFF pair
         (:class:`snnsk.neurons.TernaryLIF`). Q, K and V stay binary.
@@ -239,7 +239,7 @@ class CausalSelfAttention(nn.Module):
     """
 
     def __init__(self, embed_dim: int, heads: int, spiking: bool = True, scale: float = 0.125,
-                 decay: bool = False, spikes: str = "binary",
+                 decay: bool = False, spike_code: str = "binary",
                  neuron: NeuronConfig | None = None):
         super().__init__()
         if embed_dim % heads:
@@ -256,7 +256,7 @@ class CausalSelfAttention(nn.Module):
         # range in every block (binary codes alone never reach threshold 1 with tau=2).
         self.in_norm = nn.LayerNorm(embed_dim)
         if spiking:
-            self.input_neuron = input_neuron(spikes, neuron)
+            self.input_neuron = input_neuron(spike_code, neuron)
             # one norm per projection: Q, K and V have their own statistics
             self.qkv_norms = nn.ModuleList(nn.LayerNorm(embed_dim) for _ in range(3))
             self.qkv_neuron = LIF(neuron)

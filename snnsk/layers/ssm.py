@@ -69,7 +69,7 @@ class S4DKernel(nn.Module):
 
     Parameters
     ----------
-    d_model : int
+    embed_dim : int
         Channels ``H``; each gets its own SSM.
     d_state : int, default=64
         State size ``N`` (even; ``N / 2`` complex modes).
@@ -84,10 +84,10 @@ class S4DKernel(nn.Module):
         Source of the random initial ``dt`` and ``C``.
     """
 
-    def __init__(self, d_model: int, d_state: int = 64, channels: int = 1, init: str = "inv",
+    def __init__(self, embed_dim: int, d_state: int = 64, channels: int = 1, init: str = "inv",
                  dt_min: float = 1e-3, dt_max: float = 1e-1, generator=None):
         super().__init__()
-        d_model = check_positive_int("d_model", d_model)
+        embed_dim = check_positive_int("embed_dim", embed_dim)
         channels = check_positive_int("channels", channels)
         if isinstance(d_state, bool) or not isinstance(d_state, numbers.Integral) or d_state < 2 \
                 or d_state % 2:
@@ -103,13 +103,13 @@ class S4DKernel(nn.Module):
             imag = d_state / math.pi * (d_state / (2 * n + 1) - 1)
         else:
             imag = math.pi * n
-        u = torch.rand(d_model, generator=generator)
+        u = torch.rand(embed_dim, generator=generator)
         log_dt = math.log(dt_min) + u * (math.log(dt_max) - math.log(dt_min))
-        c = torch.randn(channels, d_model, modes, 2, generator=generator) * math.sqrt(0.5)
+        c = torch.randn(channels, embed_dim, modes, 2, generator=generator) * math.sqrt(0.5)
         self.log_dt = nn.Parameter(log_dt)
         # Re A = -exp(.) keeps every mode stable whatever the optimiser does
-        self.log_neg_a_real = nn.Parameter(torch.full((d_model, modes), math.log(0.5)))
-        self.a_imag = nn.Parameter(imag.repeat(d_model, 1))
+        self.log_neg_a_real = nn.Parameter(torch.full((embed_dim, modes), math.log(0.5)))
+        self.a_imag = nn.Parameter(imag.repeat(embed_dim, 1))
         self.c = nn.Parameter(c)
         self.d_state = d_state
 
@@ -426,13 +426,13 @@ class S4DConv(nn.Module):
     ``bidirectional`` (forward channels, then backward ones).
     """
 
-    def __init__(self, d_model: int, d_state: int = 64, bidirectional: bool = False,
+    def __init__(self, embed_dim: int, d_state: int = 64, bidirectional: bool = False,
                  init: str = "inv", dt_min: float = 1e-3, dt_max: float = 1e-1):
         super().__init__()
         channels = 2 if bidirectional else 1
-        self.kernel = S4DKernel(d_model, d_state, channels=channels, init=init, dt_min=dt_min,
+        self.kernel = S4DKernel(embed_dim, d_state, channels=channels, init=init, dt_min=dt_min,
                                 dt_max=dt_max)
-        self.d = nn.Parameter(torch.randn(channels, d_model))
+        self.d = nn.Parameter(torch.randn(channels, embed_dim))
         self.bidirectional = bidirectional
 
     @property
@@ -803,9 +803,9 @@ class SpikeMixer(nn.Module):
     spikes side by side (``2H``) and the mixer folds them back to ``H``.
     """
 
-    def __init__(self, in_channels: int, d_model: int):
+    def __init__(self, in_channels: int, embed_dim: int):
         super().__init__()
-        self.linear = nn.Linear(in_channels, d_model)
+        self.linear = nn.Linear(in_channels, embed_dim)
 
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:
         return F.gelu(self.linear(spikes))
@@ -824,9 +824,9 @@ class ClampFuse(nn.Module):
     encoder output entering the first block).
     """
 
-    def __init__(self, d_model: int):
+    def __init__(self, embed_dim: int):
         super().__init__()
-        self.norm = nn.LayerNorm(d_model)
+        self.norm = nn.LayerNorm(embed_dim)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None):
         residual = x if y is None else x + y

@@ -1,7 +1,7 @@
 """SpikeDecoder: a GPT-style decoder-only language model built from spiking neurons.
 
 Token ids ``[B, L]`` → embedding (token code ⊕ position code) repeated over
-``T`` steps → ``blocks`` × (causal self-attention, MLP) with float residuals →
+``T`` steps → ``depth`` × (causal self-attention, MLP) with float residuals →
 readout LIF → spike counts averaged over T → linear head → next-token logits
 ``[B, L, vocab]``. Because the head is linear, averaging the spikes before it
 gives the same logits as averaging per-step logits after it, at 1/T the cost.
@@ -15,7 +15,7 @@ Three variants (``spiking``):
 * ``'none'`` — the same architecture with softmax attention, GELU MLPs,
   pre-norm blocks and one time step: the non-spiking baseline.
 
-``spikes='ternary'`` replaces each neuron that reads the float residual
+``spike_code='ternary'`` replaces each neuron that reads the float residual
 stream (block inputs, readout) by an ON/OFF pair emitting −1/0/+1
 (:class:`snnsk.neurons.TernaryLIF`). A binary LIF is silent for every
 negative input, so the weights after it never see the input's sign; on the
@@ -63,20 +63,20 @@ def sinusoidal_table(length: int, dim: int, binary: bool) -> torch.Tensor:
 class DecoderMLPBlock(nn.Module):
     """Feed-forward block: ``Norm(Linear(LIF(Norm(Linear(LIF(x))))))`` or a pre-norm GELU MLP.
 
-    ``spikes='ternary'`` makes the first LIF an ON/OFF pair
+    ``spike_code='ternary'`` makes the first LIF an ON/OFF pair
     (:class:`snnsk.neurons.TernaryLIF`).
     """
 
     def __init__(self, embed_dim: int, hidden_dim: int, spiking: bool = True,
-                 spikes: str = "binary", neuron: NeuronConfig | None = None):
+                 spike_code: str = "binary", neuron: NeuronConfig | None = None):
         super().__init__()
         self.spiking = spiking
         self.fc1 = Linear(embed_dim, hidden_dim)
         self.fc2 = Linear(hidden_dim, embed_dim)
         self.in_norm = nn.LayerNorm(embed_dim)
         if spiking:
-            # binary or ON/OFF pair (see SpikeDecoder's `spikes`); the hidden neuron stays binary
-            self.input_neuron = input_neuron(spikes, neuron)
+            # binary or ON/OFF pair (see SpikeDecoder's `spike_code`); the hidden neuron stays binary
+            self.input_neuron = input_neuron(spike_code, neuron)
             self.hidden_norm = nn.LayerNorm(hidden_dim)
             self.hidden_neuron = LIF(neuron)
             self.out_norm = nn.LayerNorm(embed_dim)
@@ -92,11 +92,13 @@ class DecoderMLPBlock(nn.Module):
 
 class _DecoderBlock(nn.Module):
     def __init__(self, embed_dim, heads, hidden_dim, attention_spiking, mlp_spiking, scale, decay,
-                 spikes, neuron):
+                 spike_code, neuron):
         super().__init__()
         self.attention = CausalSelfAttention(embed_dim, heads, spiking=attention_spiking,
-                                             scale=scale, decay=decay, spikes=spikes, neuron=neuron)
-        self.mlp = DecoderMLPBlock(embed_dim, hidden_dim, spiking=mlp_spiking, spikes=spikes,
+                                             scale=scale, decay=decay, spike_code=spike_code,
+                                             neuron=neuron)
+        self.mlp = DecoderMLPBlock(embed_dim, hidden_dim, spiking=mlp_spiking,
+                                   spike_code=spike_code,
                                    neuron=neuron)
 
     def forward(self, x, cache=None, timesteps=None):
@@ -119,7 +121,7 @@ class SpikeDecoder(nn.Module):
         position code, the rest the token code.
     heads : int, default=4
         Attention heads; must divide ``embed_dim``.
-    blocks : int, default=2
+    depth : int, default=2
         Number of decoder blocks.
     mlp_ratio : float, default=4.0
         MLP hidden width as a multiple of ``embed_dim``.
@@ -137,7 +139,7 @@ class SpikeDecoder(nn.Module):
         Decayed causal mask in the spiking attention (see
         :class:`snnsk.layers.CausalSelfAttention`); ``False`` is the
         reference's plain 0/1 mask.
-    spikes : {'binary', 'ternary'}, default='binary'
+    spike_code : {'binary', 'ternary'}, default='binary'
         Code of the neurons that read the float residual stream (the input
         neuron of every attention and MLP block, and the readout):
         ``'binary'`` LIF as in the reference, or ``'ternary'`` ON/OFF pairs
@@ -149,15 +151,15 @@ class SpikeDecoder(nn.Module):
     ``[B, L, vocab_size]`` next-token logits.
     """
 
-    def __init__(self, vocab_size, context_length, embed_dim=64, heads=4, blocks=2, mlp_ratio=4.0,
+    def __init__(self, vocab_size, context_length, embed_dim=64, heads=4, depth=2, mlp_ratio=4.0,
                  timesteps=4, neuron: NeuronConfig | None = None, spiking="full",
                  position_encoding="static", attention_scale=0.125, attention_decay=True,
-                 spikes="binary"):
+                 spike_code="binary"):
         super().__init__()
         for name, value, minimum in (("vocab_size", vocab_size, 1),
                                      ("context_length", context_length, 1),
                                      ("embed_dim", embed_dim, 2), ("heads", heads, 1),
-                                     ("blocks", blocks, 1), ("timesteps", timesteps, 1)):
+                                     ("depth", depth, 1), ("timesteps", timesteps, 1)):
             check_int(name, value, minimum)
         if embed_dim % heads:
             raise ValueError(f"heads ({heads}) must divide embed_dim ({embed_dim})")
@@ -167,7 +169,7 @@ class SpikeDecoder(nn.Module):
             raise ValueError(f"position_encoding must be one of {', '.join(POSITION_ENCODINGS)}, "
                              f"got {position_encoding!r}")
         # checked here too: spiking='none' builds no neuron that would check it
-        check_spike_code(spikes)
+        check_spike_code(spike_code)
         if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, numbers.Real) or mlp_ratio <= 0:
             raise ValueError(f"mlp_ratio must be a positive number, got {mlp_ratio!r}")
         self.vocab_size = vocab_size
@@ -191,11 +193,12 @@ class SpikeDecoder(nn.Module):
         self.blocks = nn.ModuleList(
             _DecoderBlock(embed_dim, heads, hidden_dim, attention_spiking=spiking != "none",
                           mlp_spiking=spiking == "full", scale=attention_scale,
-                          decay=bool(attention_decay), spikes=spikes, neuron=neuron)
-            for _ in range(blocks))
+                          decay=bool(attention_decay), spike_code=spike_code,
+                          neuron=neuron)
+            for _ in range(depth))
         self.readout_norm = nn.LayerNorm(embed_dim)
         if spiking != "none":
-            self.readout_neuron = input_neuron(spikes, neuron)
+            self.readout_neuron = input_neuron(spike_code, neuron)
         self.head = Linear(embed_dim, vocab_size)
 
     # ------------------------------------------------------------ parameters

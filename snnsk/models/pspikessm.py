@@ -26,7 +26,7 @@ out with a Linear layer.
 
 Why the readout standardises: each step's features are layer-normalised, so
 their average over a sequence is dominated by a part common to every sample.
-At initialisation (``d_model=128``, permuted sequential digits) the pooled
+At initialisation (``embed_dim=128``, permuted sequential digits) the pooled
 features have a mean of 0.8 in magnitude and vary by 0.026 from one sample to
 the next; a linear readout of such features is badly conditioned, and a 2-epoch
 fit stayed at chance (0.11) while the loss crept from 2.37 to 2.31. Centred and
@@ -70,7 +70,7 @@ class PSpikeSSMBlock(nn.Module):
 
     Parameters
     ----------
-    d_model, d_state, bidirectional, init
+    embed_dim, d_state, bidirectional, init
         Width, SSM state size, kernel direction(s) and A initialisation (see
         :class:`~snnsk.layers.ssm.S4DConv`).
     dropout : float
@@ -83,18 +83,18 @@ class PSpikeSSMBlock(nn.Module):
         The neurons' configuration: the LIF's, or the sampler's threshold.
     """
 
-    def __init__(self, d_model: int, d_state: int, bidirectional: bool, dropout: float,
+    def __init__(self, embed_dim: int, d_state: int, bidirectional: bool, dropout: float,
                  spiking: str, sampling: str, neuron: NeuronConfig,
                  init: str = "inv", dt_max: float = 1.0):
         super().__init__()
         self.in_spikes = _make_neuron(spiking, sampling, neuron)
-        self.conv = S4DConv(d_model, d_state, bidirectional=bidirectional, init=init,
+        self.conv = S4DConv(embed_dim, d_state, bidirectional=bidirectional, init=init,
                             dt_max=dt_max)
         self.conv_scale = ChannelAffine(self.conv.out_channels)
         self.conv_spikes = _make_neuron(spiking, sampling, neuron)
-        self.mixer = SpikeMixer(self.conv.out_channels, d_model)
+        self.mixer = SpikeMixer(self.conv.out_channels, embed_dim)
         self.dropout = nn.Dropout(dropout)
-        self.fuse = ClampFuse(d_model)
+        self.fuse = ClampFuse(embed_dim)
 
     def forward(self, residual: torch.Tensor, probabilities: torch.Tensor,
                 mask: torch.Tensor | None = None):
@@ -117,8 +117,8 @@ class PSpikeSSM(nn.Module):
     vocab_size : int or None, default=None
         If set, the input is token ids ``[B, L]`` in ``[0, vocab_size)``,
         embedded; ``n_features`` is then ignored.
-    d_model : int, default=128
-    n_layers : int, default=4
+    embed_dim : int, default=128
+    depth : int, default=4
     d_state : int, default=64
     bidirectional : bool, default=False
         Non-causal kernels (forward and backward).
@@ -149,15 +149,15 @@ class PSpikeSSM(nn.Module):
     """
 
     def __init__(self, n_classes: int, n_features: int = 1, vocab_size: int | None = None,
-                 d_model: int = 128, n_layers: int = 4, d_state: int = 64,
+                 embed_dim: int = 128, depth: int = 4, d_state: int = 64,
                  bidirectional: bool = False, dropout: float = 0.0, spiking: str = "sampler",
                  sampling: str = "threshold", neuron: NeuronConfig | None = None,
                  init: str = "inv", dt_max: float = 1.0):
         super().__init__()
-        n_classes, n_features, d_model, n_layers = (
+        n_classes, n_features, embed_dim, depth = (
             check_positive_int(name, value) for name, value in (
-                ("n_classes", n_classes), ("n_features", n_features), ("d_model", d_model),
-                ("n_layers", n_layers)))
+                ("n_classes", n_classes), ("n_features", n_features), ("embed_dim", embed_dim),
+                ("depth", depth)))
         if vocab_size is not None:
             try:
                 vocab_size = check_positive_int("vocab_size", vocab_size)
@@ -177,16 +177,16 @@ class PSpikeSSM(nn.Module):
         self._sampling = check_sampling(sampling)
         neuron = SAMPLER_NEURON if neuron is None else neuron
         self.vocab_size = vocab_size
-        self.encoder = (nn.Embedding(vocab_size, d_model) if vocab_size is not None
-                        else nn.Linear(n_features, d_model))
+        self.encoder = (nn.Embedding(vocab_size, embed_dim) if vocab_size is not None
+                        else nn.Linear(n_features, embed_dim))
         self.blocks = nn.ModuleList(
-            PSpikeSSMBlock(d_model, d_state, bidirectional, dropout, spiking, sampling, neuron,
+            PSpikeSSMBlock(embed_dim, d_state, bidirectional, dropout, spiking, sampling, neuron,
                            init=init, dt_max=dt_max)
-            for _ in range(n_layers))
-        self.input_fuse = ClampFuse(d_model)
+            for _ in range(depth))
+        self.input_fuse = ClampFuse(embed_dim)
         # affine-free: the decoder that follows supplies scale and offset
-        self.readout_norm = nn.BatchNorm1d(d_model, affine=False)
-        self.decoder = nn.Linear(d_model, n_classes)
+        self.readout_norm = nn.BatchNorm1d(embed_dim, affine=False)
+        self.decoder = nn.Linear(embed_dim, n_classes)
 
     def ssm_parameters(self):
         """Parameters of the SSM dynamics (``dt``, ``A``): their own learning rate, no weight decay."""
@@ -207,7 +207,7 @@ class PSpikeSSM(nn.Module):
             sampler.sampling = sampling
 
     def pooled_features(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """The readout's input: the last normalised residual stream averaged over real steps, ``[B, d_model]``."""
+        """The readout's input: the last normalised residual stream averaged over real steps, ``[B, embed_dim]``."""
         batch, steps = x.shape[0], x.shape[1]
         if lengths is None:
             lengths = torch.full((batch,), steps, dtype=torch.long, device=x.device)

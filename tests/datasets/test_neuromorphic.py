@@ -350,7 +350,7 @@ def test_shd_spike_counts_feed_the_sequence_classifiers(tmp_path):
     # ragged (F_i, 700) spike counts, read when a batch needs them, into the SSM
     ragged = fetch_shd(data_home=tmp_path, transform=counts)
     assert len({ragged[i][0].shape[0] for i in range(len(ragged))}) > 1
-    ssm = SpikingSSMClassifier(d_model=16, n_layers=1, d_state=8, max_epochs=1,
+    ssm = SpikingSSMClassifier(embed_dim=16, depth=1, d_state=8, max_epochs=1,
                                random_state=0).fit(ragged, None)
     assert ssm.n_features_in_ == 700 and ssm.predict(ragged).shape == (12,)
     # (n, 8, 700) dense counts: both classifiers, as arrays and as a Dataset alike
@@ -362,7 +362,7 @@ def test_shd_spike_counts_feed_the_sequence_classifiers(tmp_path):
     dataset = fetch_shd(data_home=tmp_path, transform=lambda events: fixed(events).reshape(8, 700))
     from_dataset = SpikingMLPClassifier(**mlp).fit(dataset, None)
     np.testing.assert_array_equal(from_dataset.predict_proba(dataset), from_arrays.predict_proba(X))
-    assert SpikingSSMClassifier(d_model=16, n_layers=1, d_state=8, max_epochs=1,
+    assert SpikingSSMClassifier(embed_dim=16, depth=1, d_state=8, max_epochs=1,
                                 random_state=0).fit(X, y).predict(X).shape == (12,)
 
 

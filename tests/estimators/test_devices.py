@@ -45,7 +45,7 @@ def _classifiers(device, digits):
     return {
         "mlp": (SpikingMLPClassifier(hidden_layer_sizes=(32,), threshold=0.3, max_epochs=3,
                                      **common), X[:300], y[:300], X[-N_TEST:]),
-        "ssm": (SpikingSSMClassifier(d_model=16, n_layers=1, d_state=8, max_epochs=2, **common),
+        "ssm": (SpikingSSMClassifier(embed_dim=16, depth=1, d_state=8, max_epochs=2, **common),
                 Xs[:200], ys[:200], Xs[-N_TEST:]),
         "vit": (SpikingViTClassifier("sdsa", image_shape=(8, 8), patch_size=2, embed_dim=16,
                                      depth=1, heads=2, max_epochs=2, **common),
@@ -88,7 +88,7 @@ def test_saved_on_a_device_loads_and_predicts_without_a_gpu(device, digits, tmp_
         joblib.dump(X_test, tmp_path / f"{name}.x")
         expected[name] = (clf.predict_proba(X_test), clf.predict(X_test))
     docs = load_corpus()
-    lm = SpikeDecoderLM(context_length=16, embed_dim=16, heads=2, blocks=1, timesteps=2,
+    lm = SpikeDecoderLM(context_length=16, embed_dim=16, heads=2, depth=1, timesteps=2,
                         max_epochs=1, batch_size=8, device=device, random_state=0).fit(docs[:8])
     joblib.dump(lm, tmp_path / "lm.joblib")
     joblib.dump(docs[8:10], tmp_path / "lm.x")

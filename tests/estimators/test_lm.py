@@ -22,7 +22,7 @@ from snnsk.metrics import spike_report
 from snnsk.neurons import TernaryLIF, spiking_layers
 from snnsk.text import BOS_ID, TextNormalizer
 
-SMALL = dict(context_length=16, embed_dim=16, heads=2, blocks=1, timesteps=2, max_epochs=2,
+SMALL = dict(context_length=16, embed_dim=16, heads=2, depth=1, timesteps=2, max_epochs=2,
              batch_size=8, random_state=0)
 PANGRAM = "the quick brown fox jumps over the lazy dog. "
 
@@ -40,7 +40,7 @@ def fitted(docs):
 @pytest.fixture(scope="module")
 def memorised():
     """A model that has learned one sentence by heart."""
-    lm = SpikeDecoderLM(context_length=48, embed_dim=32, heads=2, blocks=1, timesteps=2,
+    lm = SpikeDecoderLM(context_length=48, embed_dim=32, heads=2, depth=1, timesteps=2,
                         lr=1e-2, max_epochs=160, batch_size=8, random_state=0)
     return lm.fit([PANGRAM] * 8)
 
@@ -228,7 +228,7 @@ def test_spike_stats_reports_every_spiking_layer(fitted, docs):
 
 
 def test_ternary_spikes_reach_the_block_inputs_and_readout_and_are_counted_as_two_neurons(docs):
-    lm = SpikeDecoderLM(spikes="ternary", callbacks=[FiringRateMonitor()],
+    lm = SpikeDecoderLM(spike_code="ternary", callbacks=[FiringRateMonitor()],
                         **{**SMALL, "lr": 0.0, "max_epochs": 1}).fit(docs[:4])
     kinds = {name: type(layer) for name, layer in spiking_layers(lm.module_)}
     ternary = {name for name, kind in kinds.items() if kind is TernaryLIF}
@@ -264,15 +264,15 @@ def test_default_adamw_runs_fused_unless_told_otherwise(fitted, docs):
     assert isinstance(sgd.optimizer_, torch.optim.SGD) and not sgd.optimizer_.defaults.get("fused")
 
 
-def test_spikes_is_a_grid_searchable_architecture_parameter(docs):
+def test_spike_code_is_a_grid_searchable_architecture_parameter(docs):
     lm = SpikeDecoderLM(**SMALL).fit(docs[:4])
-    lm.set_params(spikes="ternary")
+    lm.set_params(spike_code="ternary")
     assert type(lm.module_.readout_neuron) is TernaryLIF  # re-initialised
     search = GridSearchCV(SpikeDecoderLM(**{**SMALL, "max_epochs": 1}),
-                          {"spikes": ["binary", "ternary"]}, cv=2).fit(docs[:6])
+                          {"spike_code": ["binary", "ternary"]}, cv=2).fit(docs[:6])
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
-    with pytest.raises(ValueError, match="spikes must be one of binary, ternary"):
-        SpikeDecoderLM(spikes="bipolar", **SMALL).fit(docs[:2])
+    with pytest.raises(ValueError, match="spike_code must be one of binary, ternary"):
+        SpikeDecoderLM(spike_code="bipolar", **SMALL).fit(docs[:2])
 
 
 def test_bfloat16_precision_is_an_opt_in_that_applies_at_once(docs):

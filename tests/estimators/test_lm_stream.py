@@ -12,7 +12,7 @@ from snnsk.datasets import load_corpus
 from snnsk.estimators.lm import _buffer_shuffled
 from snnsk.text import DocumentStream, TextFiles
 
-SMALL = dict(context_length=16, embed_dim=16, heads=2, blocks=1, timesteps=2, max_epochs=2,
+SMALL = dict(context_length=16, embed_dim=16, heads=2, depth=1, timesteps=2, max_epochs=2,
              batch_size=8, random_state=0)
 
 

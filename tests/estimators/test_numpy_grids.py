@@ -23,7 +23,7 @@ CASES = {
                                          image_shape=(8, 8)),
             {"depth": np.arange(1, 3), "heads": np.array([2, 4]),
              "mlp_ratio": np.linspace(1.0, 2.0, 2), "tau": np.linspace(2.0, 3.0, 2)}),
-    "ssm": (lambda: SpikingSSMClassifier(d_model=8, n_layers=1, max_epochs=1, random_state=0),
+    "ssm": (lambda: SpikingSSMClassifier(embed_dim=8, depth=1, max_epochs=1, random_state=0),
             {"d_state": np.arange(8, 17, 8), "threshold": np.linspace(0.3, 0.5, 2),
              "bidirectional": np.array([True, False]), "dropout": np.linspace(0.0, 0.1, 2)}),
 }
@@ -39,7 +39,7 @@ def test_grid_of_numpy_values(name, digits):
 
 def test_language_model_grid_of_numpy_values():
     docs = ["the cat sat on the mat. " * 3, "the dog sat on the log. " * 3] * 2
-    lm = SpikeDecoderLM(embed_dim=8, blocks=1, context_length=16, max_epochs=1, random_state=0)
+    lm = SpikeDecoderLM(embed_dim=8, depth=1, context_length=16, max_epochs=1, random_state=0)
     grid = {"heads": np.array([1, 2]), "timesteps": np.arange(1, 3),
             "threshold": np.linspace(0.25, 0.5, 2)}
     search = GridSearchCV(lm, grid, cv=2, error_score="raise").fit(docs)

@@ -14,7 +14,7 @@ from snnsk.datasets import LISTOPS_TOKENS, load_sequential_digits, make_listops
 from snnsk.estimators.sequence import EXPECTED_FAILED_CHECKS
 from snnsk.layers.ssm import check_sampling
 
-SMALL = dict(d_model=16, n_layers=1, d_state=8, max_epochs=2, batch_size=32, random_state=0)
+SMALL = dict(embed_dim=16, depth=1, d_state=8, max_epochs=2, batch_size=32, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def _ragged(n=12, seed=0, channels=None):
 def test_learns_sequential_digits_well_above_chance():
     X, y = load_sequential_digits()
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
-    clf = SpikingSSMClassifier(d_model=32, n_layers=1, d_state=16, bidirectional=True,
+    clf = SpikingSSMClassifier(embed_dim=32, depth=1, d_state=16, bidirectional=True,
                                max_epochs=6, batch_size=32, lr=1e-2, random_state=0)
     # chance is 0.1 (this seed scores 0.46); the 0.95 bar of the full model is in bench/ssm.py
     assert clf.fit(Xtr, ytr).score(Xte, yte) > 0.35
@@ -145,9 +145,9 @@ def test_ssm_dynamics_get_their_own_learning_rate_and_no_weight_decay(digits):
 
 def test_grid_search_over_the_issue_grid(digits):
     X, y = digits
-    grid = {"d_state": [4, 8], "n_layers": [1, 2], "threshold": [0.4, 0.6],
+    grid = {"d_state": [4, 8], "depth": [1, 2], "threshold": [0.4, 0.6],
             "sampling": ["threshold", "expected"]}
-    search = GridSearchCV(SpikingSSMClassifier(d_model=8, max_epochs=1, batch_size=64,
+    search = GridSearchCV(SpikingSSMClassifier(embed_dim=8, max_epochs=1, batch_size=64,
                                                random_state=0), grid, cv=2)
     search.fit(X[:120], y[:120])
     assert len(search.cv_results_["params"]) == 16
@@ -234,7 +234,7 @@ def test_sampler_check_is_shared_with_set_params(fitted):
 # ------------------------------------------------------------ scikit-learn's estimator checks
 @parametrize_with_checks(
     # one small block and two epochs: the checks take seconds
-    [SpikingSSMClassifier(d_model=16, n_layers=1, d_state=8, max_epochs=2, random_state=0)],
+    [SpikingSSMClassifier(embed_dim=16, depth=1, d_state=8, max_epochs=2, random_state=0)],
     # the checks that take the columns of a 2-D X for a fixed number of features, where the
     # SSM reads steps of sequences of any length (the reasons are in EXPECTED_FAILED_CHECKS);
     # every other check passes (array-API input is skipped unless SCIPY_ARRAY_API is set)

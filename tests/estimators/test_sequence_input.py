@@ -7,7 +7,7 @@ import pytest
 from snnsk import SpikingSSMClassifier
 from snnsk.estimators.sequence_input import pad_sequences
 
-SMALL = dict(d_model=8, n_layers=1, d_state=4, max_epochs=1, batch_size=16, random_state=0)
+SMALL = dict(embed_dim=8, depth=1, d_state=4, max_epochs=1, batch_size=16, random_state=0)
 
 
 class ArrayLike:

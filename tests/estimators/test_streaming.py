@@ -153,7 +153,7 @@ def test_predict_checks_the_fitted_input(arrays):
 
 
 # --------------------------------------------------------------------- the SSM's sequences
-SSM = dict(d_model=16, n_layers=1, d_state=8, max_epochs=2, batch_size=8, random_state=0)
+SSM = dict(embed_dim=16, depth=1, d_state=8, max_epochs=2, batch_size=8, random_state=0)
 
 
 def _ragged(n=24, channels=2, seed=0):

@@ -13,7 +13,7 @@ VARIANTS += [("full", "static", "ternary"), ("partial", "learned", "ternary")]
 
 
 def make(mode="full", pe="static", **kw):
-    params = dict(embed_dim=32, heads=4, blocks=2, timesteps=3, spiking=mode,
+    params = dict(embed_dim=32, heads=4, depth=2, timesteps=3, spiking=mode,
                   position_encoding=pe)  # threshold 0.5: the model's default (DECODER_NEURON)
     params.update(kw)
     return SpikeDecoder(40, 12, **params).eval()
@@ -32,7 +32,7 @@ def test_binarised_sinusoidal_table():
 
 @pytest.mark.parametrize("mode, pe, spikes", VARIANTS)
 def test_changing_a_future_token_never_changes_earlier_logits(mode, pe, spikes):
-    model = make(mode, pe, spikes=spikes)
+    model = make(mode, pe, spike_code=spikes)
     ids = torch.randint(3, 40, (4, 12))
     changed = ids.clone()
     changed[:, 7] = (changed[:, 7] + 1 - 3) % 37 + 3
@@ -45,7 +45,7 @@ def test_changing_a_future_token_never_changes_earlier_logits(mode, pe, spikes):
 
 @pytest.mark.parametrize("mode, pe, spikes", VARIANTS)
 def test_cached_generation_equals_uncached_token_for_token(mode, pe, spikes):
-    model = make(mode, pe, spikes=spikes)
+    model = make(mode, pe, spike_code=spikes)
     prompt = torch.randint(3, 40, (2, 3))
     # 30 new tokens: the 12-token window fills and restarts several times
     runs = []
@@ -84,7 +84,7 @@ def test_variants_differ_in_what_spikes():
 
 
 def test_ternary_code_reads_the_residual_stream_with_on_off_pairs():
-    model = make("full", spikes="ternary")
+    model = make("full", spike_code="ternary")
     ternary = sorted(name for name, layer in spiking_layers(model) if layer.populations == 2)
     assert ternary == ["blocks.0.attention.input_neuron", "blocks.0.mlp.input_neuron",
                        "blocks.1.attention.input_neuron", "blocks.1.mlp.input_neuron",
@@ -101,12 +101,12 @@ def test_ternary_code_reads_the_residual_stream_with_on_off_pairs():
     assert set(seen["blocks.0.mlp.input_neuron"].unique().tolist()) == {-1.0, 0.0, 1.0}
     assert set(seen["blocks.0.attention.qkv_neuron"].unique().tolist()) == {0.0, 1.0}
     # the non-spiking baseline has no neurons to change
-    assert not list(spiking_layers(make("none", spikes="ternary")))
+    assert not list(spiking_layers(make("none", spike_code="ternary")))
 
 
 @pytest.mark.parametrize("spikes", ["binary", "ternary"])
 def test_gradients_reach_every_parameter_through_the_spikes(spikes):
-    model = make("full", "learned", spikes=spikes).train()
+    model = make("full", "learned", spike_code=spikes).train()
     ids = torch.randint(3, 40, (4, 12))
     loss = torch.nn.functional.cross_entropy(model(ids).reshape(-1, 40), ids.roll(-1, 1).reshape(-1))
     loss.backward()
@@ -129,9 +129,9 @@ def test_changes_in_place():
     (dict(heads=3), r"heads \(3\) must divide embed_dim \(32\)"),
     (dict(spiking="half"), "spiking must be one of"),
     (dict(position_encoding="rope"), "position_encoding must be one of"),
-    (dict(blocks=0), "blocks must be an integer >= 1"),
+    (dict(depth=0), "depth must be an integer >= 1"),
     (dict(mlp_ratio=0), "mlp_ratio must be a positive number"),
-    (dict(spikes="signed"), "spikes must be one of binary, ternary"),
+    (dict(spike_code="signed"), "spike_code must be one of binary, ternary"),
 ])
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -147,7 +147,7 @@ def test_too_long_input_is_an_error():
 def test_forward_equals_the_embedding_repeated_before_the_first_block(mode, spikes):
     # the first block normalises the embedding once; the reference repeats it over T first
     model = SpikeDecoder(40, 32, embed_dim=64, heads=4, timesteps=3, spiking=mode,
-                         spikes=spikes, neuron=NeuronConfig(threshold=0.5)).train()
+                         spike_code=spikes, neuron=NeuronConfig(threshold=0.5)).train()
     ids = torch.randint(3, 40, (8, 32))
     grad = torch.randn(8, 32, 40)
 

@@ -10,7 +10,7 @@ from snnsk.neurons import set_neuron_params, spiking_layers
 
 def _model(**kwargs):
     torch.manual_seed(0)
-    params = dict(n_classes=3, n_features=2, d_model=8, n_layers=2, d_state=4)
+    params = dict(n_classes=3, n_features=2, embed_dim=8, depth=2, d_state=4)
     params.update(kwargs)
     return PSpikeSSM(**params)
 
@@ -106,7 +106,7 @@ def test_sampling_and_neuron_parameters_change_in_place():
 
 
 def test_ssm_parameters_are_the_kernel_dynamics():
-    model = _model(n_layers=3)
+    model = _model(depth=3)
     params = model.ssm_parameters()
     assert len(params) == 9
     names = {name.rsplit(".", 1)[-1] for name, p in model.named_parameters()
@@ -115,8 +115,8 @@ def test_ssm_parameters_are_the_kernel_dynamics():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(d_model=0), "d_model must be a positive integer"),
-    (dict(n_layers=1.5), "n_layers must be a positive integer"),
+    (dict(embed_dim=0), "embed_dim must be a positive integer"),
+    (dict(depth=1.5), "depth must be a positive integer"),
     (dict(spiking="izhikevich"), "spiking must be one of"),
     (dict(bidirectional="yes"), "bidirectional must be True or False"),
     (dict(dropout=1.0), "dropout must be in"),
