@@ -150,10 +150,11 @@ def make_estimator(kind: str, params=()):
 def check_params(estimator, option: str):
     """Run the estimator's checks of its parameter values now, before any fit; return it.
 
-    They are the checks its ``fit`` starts with, of the neuron, loss and
-    training hyperparameters. Architecture sizes and the keys of prefixed
-    parameters (``module__*``, ``optimizer__*``) are checked when the module
-    and optimizer are built from the data, inside ``fit``.
+    They are the checks its ``fit`` starts with (the estimator's
+    ``check_params``: every hyperparameter, the architecture's sizes
+    included). Relations between sizes and the keys of prefixed parameters
+    (``module__*``, ``optimizer__*``) are checked when the module and
+    optimizer are built from the data, inside ``fit``.
 
     Raises
     ------
@@ -161,7 +162,7 @@ def check_params(estimator, option: str):
         Naming ``option`` (``'--param'`` or ``'--grid'``) and the bad value.
     """
     with user_input(option):
-        estimator._check_spiking_params()
+        estimator.check_params()
     return estimator
 
 

@@ -17,13 +17,13 @@ directly:
 from __future__ import annotations
 
 import math
-import numbers
 from collections import Counter
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from ._validation import check_int, is_real
 from .lm_scores import LanguageModelScoresMixin
 from .text import BOS_ID, check_documents, make_tokenizer
 
@@ -83,16 +83,9 @@ class NGramLM(LanguageModelScoresMixin, BaseEstimator):
         self.smoothing = smoothing
 
     def _validate_params(self):
-        order = self.order
-        if isinstance(order, (bool, np.bool_)) or not isinstance(order, numbers.Integral) or order < 1:
-            raise ValueError(f"order must be an int >= 1, got {order!r}")
+        check_int("order", self.order)
         k = self.smoothing
-        if (
-            isinstance(k, (bool, np.bool_))
-            or not isinstance(k, numbers.Real)
-            or not math.isfinite(k)
-            or k <= 0
-        ):
+        if not is_real(k) or not math.isfinite(k) or k <= 0:
             raise ValueError(f"smoothing must be a positive finite number, got {k!r}")
         return make_tokenizer(self.tokenizer)
 

@@ -8,11 +8,11 @@ whose module holds spiking layers).
 from __future__ import annotations
 
 import math
-import numbers
 
 import pandas as pd
 from skorch.callbacks import Callback
 
+from ._validation import check_real, is_int, is_real
 from .neurons import set_neuron_params
 from .spike_counts import SpikeCounter
 
@@ -113,14 +113,6 @@ def firing_rate_history(net, key: str = "firing_rate") -> pd.DataFrame:
     return frame
 
 
-def _positive(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
 class SurrogateAlphaSchedule(Callback):
     """Sharpen the surrogate gradient over training: ``alpha`` grows from ``start`` to ``stop``.
 
@@ -168,11 +160,10 @@ class SurrogateAlphaSchedule(Callback):
         self.key = key
 
     def initialize(self):
-        _positive("start", self.start)
-        _positive("stop", self.stop)
+        check_real("start", self.start, 0, low_open=True, what="a positive number")
+        check_real("stop", self.stop, 0, low_open=True, what="a positive number")
         epochs = self.epochs
-        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral)
-                                   or epochs < 1):
+        if epochs is not None and (not is_int(epochs) or epochs < 1):
             raise ValueError(f"epochs must be None or an integer >= 1, got {epochs!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
@@ -228,7 +219,7 @@ class CosineLR(Callback):
 
     def initialize(self):
         w = self.warmup
-        if isinstance(w, bool) or not isinstance(w, numbers.Real) or not 0 <= w < 1:
+        if not is_real(w) or not 0 <= w < 1:
             raise ValueError(f"warmup must be a number in [0, 1), got {w!r}")
         return self
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._validation import check_positive_int
+
 __all__ = [
     "direct",
     "rate",
@@ -32,9 +34,7 @@ __all__ = [
 
 
 def _check_timesteps(timesteps) -> int:
-    if isinstance(timesteps, bool) or not hasattr(timesteps, "__index__") or timesteps < 1:
-        raise ValueError(f"timesteps must be a positive integer, got {timesteps!r}")
-    return int(timesteps)
+    return check_positive_int("timesteps", timesteps)
 
 
 def direct(x: torch.Tensor, timesteps: int) -> torch.Tensor:

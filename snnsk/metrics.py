@@ -19,14 +19,12 @@ in :mod:`snnsk.opcount`.
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from ._validation import check_real
 from .opcount import OperationCounter
 from .spike_counts import SpikeCounter
 
@@ -45,11 +43,7 @@ REPORT_COLUMNS = ("kind", "input", "neurons", "timesteps", "spikes", "firing_rat
 
 # ------------------------------------------------------------------ reports
 def _check_energy(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number of joules, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number of joules >= 0, got {value!r}")
-    return float(value)
+    return check_real(name, value, 0, what="a number of joules >= 0")
 
 
 def check_spiking_estimator(estimator):
@@ -310,13 +304,9 @@ class _ParetoRefit:
         for role, name in (("accuracy", accuracy), ("cost", cost)):
             if not isinstance(name, str):
                 raise TypeError(f"{role} must be the name of a scoring metric (a str), got {name!r}")
-        if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real):
-            raise TypeError(f"tolerance must be a real number, got {tolerance!r}")
-        if not math.isfinite(tolerance) or tolerance < 0:
-            raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
         self.accuracy = accuracy
         self.cost = cost
-        self.tolerance = float(tolerance)
+        self.tolerance = check_real("tolerance", tolerance, 0, what="a number >= 0")
 
     def __call__(self, cv_results) -> int:
         front = pareto_front(cv_results, self.accuracy, self.cost)

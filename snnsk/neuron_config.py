@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 
-import numpy as np
-
+from ._validation import is_bool, is_int, is_real
 from .surrogate import Surrogate, get_surrogate
 
 __all__ = ["NeuronConfig", "NEURON_PARAMS", "RESETS", "BACKENDS"]
@@ -27,7 +25,7 @@ BACKENDS = ("auto", "torch", "cpu", "cupy")
 
 def _real(name, value) -> float:
     # numbers.Real admits numpy scalars, as parameter grids produce them
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if not is_real(value):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     value = float(value)
     if not math.isfinite(value):
@@ -36,7 +34,7 @@ def _real(name, value) -> float:
 
 
 def _flag(name, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
+    if not is_bool(value):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
 
@@ -116,8 +114,7 @@ class NeuronConfig:
             raise ValueError(f"v_reset ({self.v_reset!r}) must be below threshold "
                              f"({self.threshold!r}), otherwise the neuron fires at every step")
         refractory = self.refractory
-        if isinstance(refractory, (bool, np.bool_)) or not isinstance(refractory, numbers.Integral) \
-                or refractory < 0:
+        if not is_int(refractory) or refractory < 0:
             raise ValueError(f"refractory must be a non-negative integer (steps), got {refractory!r}")
         alpha = None if self.alpha is None else _real("alpha", self.alpha)
         surrogate = get_surrogate(self.surrogate, alpha)

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ._validation import check_int
 from .neurons import spiking_layers
 from .spike_counts import SpikeCount, padding_mask, spike_output
 
@@ -368,9 +369,7 @@ def count_macs(op: str, n: int):
     entry = _active_entry(op)
     if entry is None:
         return
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
-    entry.add_product(False, 0, n)
+    entry.add_product(False, 0, check_int("n", n, minimum=0))
 
 
 def count_fanout(op: str, x: torch.Tensor, fanout: torch.Tensor):

@@ -15,10 +15,11 @@ Needs the ``dask`` extra: ``pip install 'snnsk[dask]'``.
 from __future__ import annotations
 
 import contextlib
-import numbers
 
 import joblib
 import torch
+
+from ._validation import check_int
 
 try:
     from distributed import Client, WorkerPlugin
@@ -30,9 +31,7 @@ __all__ = ["TorchThreads", "dask_backend", "torch_threads"]
 
 
 def _check_threads(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"torch_threads must be an integer >= 1, got {n!r}")
-    return int(n)
+    return check_int("torch_threads", n)
 
 
 @contextlib.contextmanager

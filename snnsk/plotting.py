@@ -7,11 +7,10 @@ matplotlib ``Axes``. matplotlib is an optional dependency
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import pandas as pd
 
+from ._validation import check_int, is_int
 from .metrics import _mean_scores, check_spiking_estimator, pareto_front
 from .spike_counts import SpikeRecorder
 
@@ -31,11 +30,10 @@ def _axes(ax):
 def _first_sample_spikes(estimator, X, sample: int) -> dict:
     """``{layer: spikes [T, neurons]}`` of every spiking layer for row ``sample`` of ``X``."""
     check_spiking_estimator(estimator)
-    if isinstance(sample, bool) or not isinstance(sample, numbers.Integral) or sample < 0:
-        raise ValueError(f"sample must be a non-negative integer index into X, got {sample!r}")
+    index = check_int("sample", sample, minimum=0)
     with SpikeRecorder(estimator.module_) as recorder:
         try:
-            estimator.run_inference(X, rows=[int(sample)])
+            estimator.run_inference(X, rows=[index])
         except ValueError as exc:
             if str(exc).startswith("rows must index"):
                 raise ValueError(f"sample must be an integer index into X, got {sample!r} "
@@ -165,8 +163,7 @@ def plot_pareto_front(cv_results, accuracy: str = "accuracy", cost: str = "energ
             ax.annotate(_params_label(cv_results["params"][i]), (spent[i], acc[i]),
                         textcoords="offset points", xytext=(4, -10), fontsize="small")
     if best_index is not None:
-        if isinstance(best_index, bool) or not isinstance(best_index, numbers.Integral) \
-                or not 0 <= best_index < len(acc):
+        if not is_int(best_index) or not 0 <= best_index < len(acc):
             raise ValueError(f"best_index must be a candidate index (0 to {len(acc) - 1}), "
                              f"got {best_index!r}")
         ax.scatter([spent[best_index]], [acc[best_index]], marker="*", s=200, color="C3",

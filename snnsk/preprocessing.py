@@ -14,12 +14,10 @@ binning here is computed on its own and checked against tonic's ``ToFrame`` in t
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._validation import check_int
+from ._validation import check_int, is_bool, is_int, is_real
 
 __all__ = ["EventFrames", "SequenceScaler"]
 
@@ -201,7 +199,7 @@ class EventFrames(TransformerMixin, BaseEstimator):
         else:
             value = check_int(mode, value)
         overlap = self._checked_overlap(mode, value)
-        if not isinstance(self.include_incomplete, (bool, np.bool_)):
+        if not is_bool(self.include_incomplete):
             raise ValueError(f"include_incomplete must be True or False, "
                              f"got {self.include_incomplete!r}")
         if self.include_incomplete and mode == "n_time_bins":
@@ -218,8 +216,7 @@ class EventFrames(TransformerMixin, BaseEstimator):
         filter_time = (None if self.filter_time is None
                        else _check_positive_real("filter_time", self.filter_time))
         factor = self.spatial_factor
-        if (isinstance(factor, bool) or not isinstance(factor, numbers.Real)
-                or not 0 < factor <= 1):
+        if not is_real(factor) or not 0 < factor <= 1:
             raise ValueError(f"spatial_factor must be a number in (0, 1], got {factor!r}")
         out_width = int(np.floor((width - 1) * factor)) + 1
         out_height = int(np.floor((height - 1) * factor)) + 1
@@ -230,8 +227,7 @@ class EventFrames(TransformerMixin, BaseEstimator):
 
     def _checked_overlap(self, mode, value):
         overlap = self.overlap
-        if isinstance(overlap, bool) or not isinstance(overlap, numbers.Real) \
-                or not np.isfinite(overlap) or overlap < 0:
+        if not is_real(overlap) or not np.isfinite(overlap) or overlap < 0:
             raise ValueError(f"overlap must be a number >= 0, got {overlap!r}")
         if mode == "time_window" and overlap >= value:
             raise ValueError(f"overlap must be smaller than time_window={value!r}, "
@@ -250,17 +246,14 @@ def _check_sensor_size(sensor_size):
         raise ValueError("sensor_size is required: (width, height, polarities) of the sensor, "
                          "as tonic spells it, e.g. (34, 34, 2) for N-MNIST")
     if isinstance(sensor_size, (str, bytes)) or np.ndim(sensor_size) != 1 \
-            or len(sensor_size) != 3 or not all(
-                isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
-                for v in sensor_size):
+            or len(sensor_size) != 3 or not all(is_int(v) and v >= 1 for v in sensor_size):
         raise ValueError("sensor_size must be (width, height, polarities): three positive "
                          f"integers, as tonic spells it; got {sensor_size!r}")
     return tuple(int(v) for v in sensor_size)
 
 
 def _check_positive_real(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not np.isfinite(value) or value <= 0:
+    if not is_real(value) or not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     return value
 

@@ -19,9 +19,10 @@ name             default alpha  dS/dx
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
+
+from ._validation import check_real
 
 __all__ = [
     "Surrogate",
@@ -68,11 +69,7 @@ class Surrogate:
 
     def __init__(self, alpha: float | None = None):
         alpha = self.default_alpha if alpha is None else alpha
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-            raise TypeError(f"alpha must be a positive number, got {alpha!r}")
-        if not math.isfinite(alpha) or alpha <= 0:
-            raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = check_real("alpha", alpha, 0, low_open=True, what="a positive number")
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         """Surrogate derivative ``dS/dx`` evaluated at ``x``."""

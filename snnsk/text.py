@@ -21,7 +21,6 @@ beginning-of-sequence token a language model is conditioned on).
 from __future__ import annotations
 
 import codecs
-import numbers
 import os
 import re
 from collections import Counter
@@ -30,6 +29,8 @@ from collections.abc import Iterable, Iterator, Mapping
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
+
+from ._validation import check_int, check_positive_int, is_bool, is_int
 
 __all__ = [
     "PAD_ID",
@@ -90,7 +91,7 @@ _NO_SPACE_BEFORE = frozenset(".,;:!?)")
 
 
 def _check_bool(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
+    if not is_bool(value):
         raise ValueError(f"{name} must be a bool, got {value!r}")
     return bool(value)
 
@@ -326,9 +327,7 @@ def read_documents(path, split: str = "paragraph", encoding: str = "utf-8", min_
 
 
 def _check_min_chars(min_chars) -> int:
-    if isinstance(min_chars, bool) or not isinstance(min_chars, numbers.Integral) or min_chars < 0:
-        raise ValueError(f"min_chars must be a non-negative int, got {min_chars!r}")
-    return int(min_chars)
+    return check_int("min_chars", min_chars, minimum=0)
 
 
 def _line_blocks(lines):
@@ -550,13 +549,9 @@ class _BaseTokenizer(TransformerMixin, BaseEstimator):
     def _validate_params(self):
         _check_bool(self.lowercase, "lowercase")
         _check_bool(self.strip_symbols, "strip_symbols")
-        mf = self.min_freq
-        if isinstance(mf, (bool, np.bool_)) or not isinstance(mf, numbers.Integral) or mf < 1:
-            raise ValueError(f"min_freq must be a positive int, got {mf!r}")
+        check_positive_int("min_freq", self.min_freq)
         mv = self.max_vocab
-        if mv is not None and (
-            isinstance(mv, (bool, np.bool_)) or not isinstance(mv, numbers.Integral) or mv < 4
-        ):
+        if mv is not None and (not is_int(mv) or mv < 4):
             raise ValueError(
                 f"max_vocab must be None or an int >= 4 (it counts the 3 special tokens), got {mv!r}"
             )

@@ -158,7 +158,7 @@ def test_grid_search_prefers_bigram(corpus_split):
 
 @pytest.mark.parametrize("order", [0, -1, 1.5, True, "2", None])
 def test_bad_order(order):
-    with pytest.raises(ValueError, match="order must be an int >= 1"):
+    with pytest.raises(ValueError, match="order must be an integer >= 1"):
         NGramLM(order=order).fit(["ab"])
 
 

@@ -106,6 +106,19 @@ def test_alpha_schedule_rejects_bad_parameters(kwargs, error, match):
         SurrogateAlphaSchedule(**kwargs).initialize()
 
 
+def test_schedules_take_numpy_scalars_and_refuse_numpy_booleans():
+    # np.linspace / np.arange grids give numpy scalars
+    schedule = SurrogateAlphaSchedule(np.float32(1.0), np.float64(3.0), epochs=np.int64(3)).initialize()
+    assert schedule.alpha_at(1, schedule.epochs) == pytest.approx(2.0)
+    CosineLR(warmup=np.float32(0.25)).initialize()
+    with pytest.raises(TypeError, match="start must be a positive number, got np.True_"):
+        SurrogateAlphaSchedule(start=np.True_).initialize()
+    with pytest.raises(ValueError, match="epochs must be None or an integer >= 1"):
+        SurrogateAlphaSchedule(epochs=np.True_).initialize()
+    with pytest.raises(ValueError, match=r"warmup must be a number in \[0, 1\)"):
+        CosineLR(warmup=np.False_).initialize()
+
+
 def test_monitor_rejects_a_bad_key():
     with pytest.raises(ValueError, match="key"):
         FiringRateMonitor(key="").initialize()

@@ -84,7 +84,7 @@ def test_corpus_min_chars(corpus):
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True, "200", None])
 def test_corpus_bad_min_chars(bad):
-    with pytest.raises(ValueError, match="min_chars must be a non-negative int"):
+    with pytest.raises(ValueError, match="min_chars must be an integer >= 0"):
         load_corpus(min_chars=bad)
 
 
@@ -151,7 +151,7 @@ def test_load_text_nothing_left(tmp_path):
 def test_load_text_bad_arguments(text_file, tmp_path):
     with pytest.raises(ValueError, match="split must be one of 'paragraph', 'line', 'none'; got 'word'"):
         load_text(text_file, split="word")
-    with pytest.raises(ValueError, match="min_chars must be a non-negative int, got -1"):
+    with pytest.raises(ValueError, match="min_chars must be an integer >= 0, got -1"):
         load_text(text_file, min_chars=-1)
     with pytest.raises(ValueError, match="encoding 'no-such-codec' is not a known text encoding"):
         load_text(text_file, encoding="no-such-codec")

@@ -243,6 +243,30 @@ def test_bad_parameters(kwargs, message):
         EventFrames(SENSOR, **kwargs).transform([SAMPLE])
 
 
+@pytest.mark.parametrize("python, numpy_", [
+    (dict(time_window=20, include_incomplete=True, overlap=5),
+     dict(time_window=np.float32(20), include_incomplete=np.True_, overlap=np.int64(5))),
+    (dict(event_count=4, overlap=2), dict(event_count=np.int64(4), overlap=np.float64(2.0))),
+    (dict(n_time_bins=3, spatial_factor=0.5, filter_time=15),
+     dict(n_time_bins=np.int32(3), spatial_factor=np.float64(0.5), filter_time=np.int64(15))),
+])
+def test_numpy_scalar_parameters_give_the_same_frames(python, numpy_):
+    expected = EventFrames(SENSOR, **python).fit_transform([SAMPLE])
+    got = EventFrames(np.array(SENSOR), **numpy_).fit_transform([SAMPLE])
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(time_window=np.True_), "time_window"), (dict(n_time_bins=np.True_), "n_time_bins"),
+    (dict(n_time_bins=3, spatial_factor=np.True_), "spatial_factor"),
+    (dict(n_time_bins=3, overlap=np.False_), "overlap"),
+    (dict(time_window=10, include_incomplete=np.int64(1)), "include_incomplete"),
+])
+def test_numpy_booleans_are_not_numbers_nor_numbers_booleans(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        EventFrames(SENSOR, **kwargs).fit([SAMPLE])
+
+
 def test_events_outside_the_sensor_name_the_sample_and_the_field():
     inside = SAMPLE.copy()
     for field, value, size in (("x", 3, "width 3"), ("y", 2, "height 2"), ("x", -1, "width 3")):

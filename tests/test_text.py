@@ -319,9 +319,9 @@ def test_tags(cls):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"min_freq": 0}, "min_freq must be a positive int, got 0"),
-        ({"min_freq": 1.5}, "min_freq must be a positive int, got 1.5"),
-        ({"min_freq": True}, "min_freq must be a positive int, got True"),
+        ({"min_freq": 0}, "min_freq must be a positive integer, got 0"),
+        ({"min_freq": 1.5}, "min_freq must be a positive integer, got 1.5"),
+        ({"min_freq": True}, "min_freq must be a positive integer, got True"),
         ({"max_vocab": 3}, r"max_vocab must be None or an int >= 4 .*got 3"),
         ({"max_vocab": 10.0}, "max_vocab must be None or an int >= 4"),
         ({"lowercase": "no"}, "lowercase must be a bool, got 'no'"),
@@ -332,6 +332,17 @@ def test_tags(cls):
 def test_bad_params(cls, params, match):
     with pytest.raises(ValueError, match=match):
         cls(**params).fit(["some text"])
+
+
+def test_numpy_scalar_params():
+    docs = ["aab", "abc"]
+    tok = CharTokenizer(min_freq=np.int64(2), max_vocab=np.int32(5)).fit(docs)
+    assert list(tok.tokens_[3:]) == ["a", "b"]
+    assert TextNormalizer(lowercase=np.True_).fit_transform(["AB"]) == ["ab"]
+    with pytest.raises(ValueError, match="min_freq must be a positive integer, got np.True_"):
+        CharTokenizer(min_freq=np.True_).fit(docs)
+    with pytest.raises(ValueError, match="max_vocab must be None or an int >= 4"):
+        CharTokenizer(max_vocab=np.float64(10)).fit(docs)
 
 
 def test_everything_pruned():

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
+from .._validation import is_bool
 from ._home import get_data_home, not_found
 
 __all__ = ["fetch_nmnist", "fetch_dvs_gesture", "fetch_shd", "write_nmnist", "write_shd"]
@@ -420,7 +421,7 @@ def write_nmnist(events, labels, data_home, subset="train"):
     folder = Path(os.fspath(data_home)) / "NMNIST" / _NMNIST_FOLDERS[subset]
     records = [_nmnist_records(sample, i) for i, sample in enumerate(events)]
     for i, label in enumerate(labels):
-        if isinstance(label, bool) or not float(label).is_integer() or not 0 <= label <= 9:
+        if is_bool(label) or not float(label).is_integer() or not 0 <= label <= 9:
             raise ValueError(f"label of sample {i} must be a digit 0-9, got {label!r}")
     for i, (data, label) in enumerate(zip(records, labels)):
         path = folder / str(int(label)) / f"{i:05d}.bin"
@@ -531,6 +532,6 @@ def _check_shd_sample(index, times, units, label):
     if units.size and (units.dtype.kind not in "iu" or units.min() < 0
                        or units.max() >= _SHD_CHANNELS):
         raise ValueError(f"sample {index}: units must be integer channels 0-{_SHD_CHANNELS - 1}")
-    if isinstance(label, bool) or not float(label).is_integer() or not 0 <= label < len(_SHD_KEYS):
+    if is_bool(label) or not float(label).is_integer() or not 0 <= label < len(_SHD_KEYS):
         raise ValueError(f"label of sample {index} must be an integer 0-{len(_SHD_KEYS) - 1}, "
                          f"got {label!r}")

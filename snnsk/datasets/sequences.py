@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.utils import check_random_state
 
-from .._validation import check_int
+from .._validation import check_int, is_bool
 
 __all__ = ["load_sequential_digits", "make_listops", "LISTOPS_TOKENS", "listops_to_string"]
 
@@ -53,7 +53,7 @@ def load_sequential_digits(permute: bool = False, random_state=None):
     >>> X.shape, y[:3].tolist()
     ((1797, 64), [0, 1, 2])
     """
-    if not isinstance(permute, (bool, np.bool_)):
+    if not is_bool(permute):
         raise ValueError(f"permute must be True or False, got {permute!r}")
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)

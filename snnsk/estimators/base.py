@@ -40,6 +40,7 @@ from skorch.dataset import get_len
 from skorch.utils import multi_indexing, to_numpy
 
 from .._allocator import keep_freed_memory
+from .._validation import Check, Integer, Options, Real, is_int, validate_params
 from ..losses import LOSSES, MeanOverTimeLoss, TETLoss
 from ..memory import compact_saved_spikes
 from ..neurons import NeuronConfig, set_neuron_params
@@ -56,14 +57,21 @@ NEURON_HYPERPARAMS = ("threshold", "tau", "reset", "refractory", "surrogate", "a
 LOSS_PARAMS = ("loss", "tet_lambda")
 
 
+def _check_random_state(name, random_state):
+    if not (random_state is None or is_int(random_state)
+            or isinstance(random_state, np.random.RandomState)):
+        raise ValueError(f"{name} must be None, an int or a numpy RandomState, "
+                         f"got {random_state!r}")
+    return random_state
+
+
 def _torch_seed(random_state) -> int | None:
+    _check_random_state("random_state", random_state)
     if random_state is None:
         return None
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(np.iinfo(np.int32).max))
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        return int(random_state)
-    raise ValueError(f"random_state must be None, an int or a numpy RandomState, got {random_state!r}")
+    return int(random_state)
 
 
 class SpikingMixin:
@@ -106,20 +114,25 @@ class SpikingMixin:
             vars(self).pop(name, None)
 
     # ------------------------------------------------------------------ checks
-    def _check_spiking_params(self):
-        """Validate the top-level hyperparameters (at fit, as scikit-learn does)."""
-        if "timesteps" in self._spiking_params:
-            t = self.timesteps
-            if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 1:
-                raise ValueError(f"timesteps must be a positive integer, got {t!r}")
-        if "loss" in self._loss_params and self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        if "tet_lambda" in self._loss_params:
-            lam = self.tet_lambda
-            if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0 <= lam <= 1:
-                raise ValueError(f"tet_lambda must be a number in [0, 1], got {lam!r}")
-        if not isinstance(self.random_state, np.random.RandomState):
-            _torch_seed(self.random_state)  # raises for a bad type
+    #: What each hyperparameter must be, in one place (scikit-learn's ``_parameter_constraints``
+    #: is the model): subclasses extend it with their architecture; the neuron parameters are
+    #: checked by the :class:`~snnsk.neurons.NeuronConfig` they make; relations between sizes
+    #: (heads dividing the width) by the model.
+    _parameter_constraints: dict = {
+        "timesteps": Integer(1),
+        "loss": Options(*LOSSES),
+        "tet_lambda": Real(0, 1, what="a number in [0, 1]"),
+        "random_state": Check(_check_random_state),
+    }
+
+    def check_params(self):
+        """Validate every hyperparameter, as ``fit`` does, naming the first bad one.
+
+        Raises
+        ------
+        ValueError, TypeError
+        """
+        validate_params(self._parameter_constraints, self.get_params(deep=False))
         self.neuron_config()  # raises naming a bad neuron parameter
 
     def neuron_config(self, **changes) -> NeuronConfig:
@@ -156,7 +169,7 @@ class SpikingMixin:
 
     def fit(self, X, y=None, **fit_params):
         """Initialise and train the module (see :meth:`skorch.NeuralNet.fit`)."""
-        self._check_spiking_params()
+        self.check_params()
         with self._seeded():
             return super().fit(X, y, **fit_params)
 
@@ -259,14 +272,14 @@ class SpikingMixin:
             return self
         changed = set(params)
         if changed & set(self._architecture_params):
-            self._check_spiking_params()
+            self.check_params()
             self._initialize_module(reason="an architecture parameter changed")
             self._initialize_criterion()
             self._initialize_optimizer()
             return self
         spiking = [name for name in self._neuron_params + self._spiking_params if name in changed]
         if spiking or changed & set(self._loss_params):
-            self._check_spiking_params()
+            self.check_params()
         if spiking:
             self._apply_spiking_params(spiking)
         if changed & set(self._loss_params):

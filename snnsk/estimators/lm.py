@@ -15,7 +15,6 @@ windows are cut as the documents are read and fed to skorch as a torch
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import torch
@@ -26,8 +25,9 @@ from skorch.utils import to_device, to_tensor
 from torch.utils.data import IterableDataset, get_worker_info
 
 from ..lm_scores import LanguageModelScoresMixin
-from .._validation import check_int
-from ..models.decoder import DECODER_NEURON, SpikeDecoder
+from .._validation import Boolean, Check, Integer, Options, Real, check_int, is_real
+from ..models.decoder import DECODER_NEURON, POSITION_ENCODINGS, SPIKING_MODES, SpikeDecoder
+from ..neurons import SPIKE_CODES
 from ..text import (BOS_ID, PAD_ID, UNK_ID, check_document_stream, check_documents,
                     is_document_stream, iter_documents, make_tokenizer)
 from .base import SpikingMixin, _torch_seed
@@ -38,11 +38,6 @@ __all__ = ["SpikeDecoderLM"]
 _NEVER_PREDICTED = (PAD_ID, UNK_ID, BOS_ID)
 #: Values of ``precision``.
 PRECISIONS = ("float32", "bfloat16")
-
-
-def _check_precision(precision):
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
 
 def _buffer_shuffled(items, size: int, rng: np.random.Generator):
@@ -213,6 +208,16 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
                             "spike_code")
     _loss_params = ()
     _base_neuron = DECODER_NEURON
+    _parameter_constraints = {
+        **SpikingMixin._parameter_constraints,
+        "context_length": Integer(1), "embed_dim": Integer(2), "heads": Integer(1),
+        "depth": Integer(1), "mlp_ratio": Real(0, low_open=True, what="a positive number"),
+        "spiking": Options(*SPIKING_MODES), "position_encoding": Options(*POSITION_ENCODINGS),
+        "attention_scale": Real(0, low_open=True, what="a positive number"),
+        "attention_decay": Boolean(), "spike_code": Options(*SPIKE_CODES),
+        "precision": Options(*PRECISIONS), "shuffle_buffer": Integer(0),
+        "tokenizer": Check(lambda name, value: make_tokenizer(value)),
+    }
 
     def __init__(
         self,
@@ -277,14 +282,6 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         self.random_state = random_state
         self.shuffle_buffer = shuffle_buffer
         self._drop_init_state()
-
-    # ------------------------------------------------------------ validation
-    def _check_spiking_params(self):
-        super()._check_spiking_params()
-        # needed to cut the training windows; the module checks the rest of the architecture
-        check_int("context_length", self.context_length)
-        check_int("shuffle_buffer", self.shuffle_buffer, 0)
-        _check_precision(self.precision)
 
     # ------------------------------------------------------------------ data
     def _sequence(self, doc) -> np.ndarray:
@@ -395,7 +392,7 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         """
         stream = is_document_stream(X)
         docs = check_document_stream(X, reiterable=True) if stream else self._documents(X)
-        self._check_spiking_params()
+        self.check_params()
         self.tokenizer_ = make_tokenizer(self.tokenizer).fit(docs)
         self.classes_ = np.asarray(self.tokenizer_.tokens_)
         inputs, targets = self._window_data(docs, training=True)
@@ -440,7 +437,7 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         """Set parameters (see :meth:`SpikingMixin.set_params`); ``precision`` applies at once."""
         if "precision" in params:
             # read at every forward pass, so a bad value is refused before it is set
-            _check_precision(params["precision"])
+            self._parameter_constraints["precision"]("precision", params["precision"])
         return super().set_params(**params)
 
     def _autocast(self):
@@ -558,8 +555,7 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
         check_int("max_new_tokens", max_new_tokens, 0)
-        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
-                or not math.isfinite(temperature) or temperature < 0:
+        if not is_real(temperature) or not math.isfinite(temperature) or temperature < 0:
             raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
         if top_k is not None:
             check_int("top_k", top_k)

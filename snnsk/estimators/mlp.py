@@ -8,7 +8,9 @@ import torch
 from skorch import NeuralNet
 from sklearn.utils.validation import check_array
 
-from ..models.mlp import SpikingMLP
+from .._validation import Check, Options, Real
+from ..encoding import ENCODERS
+from ..models.mlp import SpikingMLP, check_layer_sizes
 from .base import SpikingClassifierMixin, SpikingMixin
 
 __all__ = ["SpikingMLPClassifier"]
@@ -94,6 +96,12 @@ class SpikingMLPClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
     """
 
     _architecture_params = ("hidden_layer_sizes", "encoding", "dropout")
+    _parameter_constraints = {
+        **SpikingMixin._parameter_constraints,
+        "hidden_layer_sizes": Check(check_layer_sizes),
+        "encoding": Options(*ENCODERS),
+        "dropout": Real(0.0, 1.0, high_open=True, what="in [0, 1)"),
+    }
 
     def __init__(
         self,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import functools
-import numbers
 
 import torch
 from skorch import NeuralNet
 
-from ..layers.ssm import SAMPLER_NEURON, check_sampling
+from .._validation import Boolean, Check, Integer, Options, Real
+from ..layers.ssm import KERNEL_INITS, SAMPLER_NEURON, SAMPLING_MODES, check_state_size
 from ..losses import MeanOverTimeLoss
-from ..models.pspikessm import PSpikeSSM
+from ..models.pspikessm import SPIKING_NEURONS, PSpikeSSM
 from .base import SpikingClassifierMixin, SpikingMixin
 from .sequence_input import check_sequences, pad_sequences
 from .streaming import StreamedSequences
@@ -141,6 +141,14 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
     _architecture_params = ("embed_dim", "depth", "d_state", "bidirectional", "dropout",
                             "vocab_size", "spiking", "init")
     _base_neuron = SAMPLER_NEURON
+    _parameter_constraints = {
+        **SpikingMixin._parameter_constraints,
+        "embed_dim": Integer(1), "depth": Integer(1), "d_state": Check(check_state_size),
+        "bidirectional": Boolean(), "dropout": Real(0.0, 1.0, high_open=True, what="in [0, 1)"),
+        "vocab_size": Integer(1, none=True), "spiking": Options(*SPIKING_NEURONS),
+        "sampling": Options(*SAMPLING_MODES), "init": Options(*KERNEL_INITS),
+        "ssm_lr": Real(0, low_open=True, what="a positive number"),
+    }
     _spiking_params = ("sampling",)
     _loss_params = ()
 
@@ -199,13 +207,6 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
         self._drop_init_state()
 
     # ------------------------------------------------------------ validation
-    def _check_spiking_params(self):
-        super()._check_spiking_params()
-        check_sampling(self.sampling)
-        lr = self.ssm_lr
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
-            raise ValueError(f"ssm_lr must be a positive number, got {lr!r}")
-
     def _validate_X(self, X, reset: bool):
         padded, lengths = check_sequences(X, **self._sequence_checks(reset))
         if reset:
@@ -253,7 +254,7 @@ class SpikingSSMClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
         """Set parameters (see :meth:`SpikingMixin.set_params`); a new ``ssm_lr`` rebuilds the optimizer."""
         super().set_params(**params)
         if "ssm_lr" in params and self.initialized_ and hasattr(self, "module_"):
-            self._check_spiking_params()
+            self.check_params()
             self._initialize_optimizer()
         return self
 

@@ -10,7 +10,9 @@ import torch
 from skorch import NeuralNet
 from sklearn.utils.validation import check_array, validate_data
 
+from .._validation import AnyOf, Check, Integer, Options, Real, is_int
 from ..callbacks import CosineLR
+from ..layers.attention import VISION_ATTENTION
 from ..models.spikformer import VIT_NEURON, SpikingViT
 from .base import SpikingClassifierMixin, SpikingMixin
 
@@ -41,8 +43,7 @@ def _checked_image_shape(image_shape) -> tuple[int, int, int]:
         shape = tuple(image_shape)
     except TypeError:
         shape = ()
-    if len(shape) not in (2, 3) or any(
-            isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in shape):
+    if len(shape) not in (2, 3) or not all(is_int(v) and v >= 1 for v in shape):
         raise ValueError("image_shape must be None, (height, width) or (channels, height, width) "
                          f"of positive integers, got {image_shape!r}")
     shape = tuple(int(v) for v in shape)
@@ -144,6 +145,16 @@ class SpikingViTClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
 
     _architecture_params = ("attention", "embed_dim", "depth", "heads", "mlp_ratio", "patch_size")
     _base_neuron = VIT_NEURON
+    _parameter_constraints = {
+        **SpikingMixin._parameter_constraints,
+        "attention": Options(*VISION_ATTENTION),
+        "embed_dim": Integer(1), "depth": Integer(1), "heads": Integer(1),
+        "mlp_ratio": Real(0, low_open=True, what="a positive number"),
+        "patch_size": AnyOf(Options("auto"), Integer(1, 16),
+                            what="'auto' or a power of two from 1 to 16"),
+        "image_shape": Check(lambda name, value: value is None or _checked_image_shape(value)),
+        "lr_schedule": Options(*LR_SCHEDULES),
+    }
 
     def __init__(
         self,
@@ -204,11 +215,6 @@ class SpikingViTClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
         self._drop_init_state()
 
     # ------------------------------------------------------------ schedule
-    def _check_spiking_params(self):
-        super()._check_spiking_params()
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be 'cosine' or None, got {self.lr_schedule!r}")
-
     def get_default_callbacks(self):
         callbacks = list(super().get_default_callbacks())
         if self.lr_schedule == "cosine":
@@ -220,7 +226,7 @@ class SpikingViTClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
         at the next fit."""
         super().set_params(**params)
         if "lr_schedule" in params and self.initialized_:
-            self._check_spiking_params()
+            self.check_params()
             self.initialize_callbacks()
         return self
 

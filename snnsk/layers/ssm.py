@@ -22,7 +22,6 @@ along it unchanged.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import scipy.fft
@@ -30,7 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._validation import check_positive_int
+from .._validation import check_positive_int, is_int
 from ..neuron_config import NeuronConfig
 from ..neurons import LIF, SpikingLayer
 from ..opcount import count_fanout, counting
@@ -47,7 +46,7 @@ from .._backends.cpu import POOL  # noqa: E402
 from .._backends.cpu import _partition as _set_threads  # noqa: E402  (sets numba's threads)
 
 __all__ = ["S4DKernel", "S4DConv", "fft_conv", "fft_size", "ssm_recurrence", "SpikeSampler", "SAMPLING_MODES",
-           "SAMPLER_NEURON", "check_sampling",
+           "SAMPLER_NEURON", "check_sampling", "check_state_size",
            "bernoulli_spikes", "threshold_spikes", "mean_field", "counter_uniform", "draw_key", "MeanFieldNeuron",
            "SpikeMixer", "ClampFuse", "ChannelAffine", "MaskedLIF", "KERNEL_INITS"]
 
@@ -89,10 +88,7 @@ class S4DKernel(nn.Module):
         super().__init__()
         embed_dim = check_positive_int("embed_dim", embed_dim)
         channels = check_positive_int("channels", channels)
-        if isinstance(d_state, bool) or not isinstance(d_state, numbers.Integral) or d_state < 2 \
-                or d_state % 2:
-            raise ValueError(f"d_state must be an even integer >= 2, got {d_state!r}")
-        d_state = int(d_state)
+        d_state = check_state_size("d_state", d_state)
         if init not in KERNEL_INITS:
             raise ValueError(f"init must be one of {', '.join(KERNEL_INITS)}, got {init!r}")
         if not 0 < dt_min <= dt_max:
@@ -743,6 +739,13 @@ class SpikeSampler(SpikingLayer):
 
     def extra_repr(self) -> str:
         return f"sampling={self.sampling!r}, threshold={self.neuron.threshold!r}"
+
+
+def check_state_size(name, value) -> int:
+    """``value`` as an ``int`` if it is an even integer >= 2 (complex modes come in conjugate pairs)."""
+    if not is_int(value) or value < 2 or value % 2:
+        raise ValueError(f"{name} must be an even integer >= 2, got {value!r}")
+    return int(value)
 
 
 #: A sampler's default configuration: it fires where the probability exceeds one half.

@@ -27,12 +27,11 @@ attention is the reference's.
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 from torch import nn
 
-from .._validation import check_int
+from .._validation import check_int, is_real
 from ..layers.attention import CausalSelfAttention, KVCache
 from ..layers.dense import Linear
 from ..neurons import LIF, NeuronConfig, check_spike_code, input_neuron
@@ -170,7 +169,7 @@ class SpikeDecoder(nn.Module):
                              f"got {position_encoding!r}")
         # checked here too: spiking='none' builds no neuron that would check it
         check_spike_code(spike_code)
-        if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, numbers.Real) or mlp_ratio <= 0:
+        if not is_real(mlp_ratio) or mlp_ratio <= 0:
             raise ValueError(f"mlp_ratio must be a positive number, got {mlp_ratio!r}")
         self.vocab_size = vocab_size
         self.context_length = context_length

@@ -5,10 +5,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._validation import check_real, is_int
 from ..encoding import DirectEncoder, bin_frames, get_encoder
 from ..neurons import LIF, NeuronConfig
 
-__all__ = ["SpikingMLP"]
+__all__ = ["SpikingMLP", "check_layer_sizes"]
+
+
+def check_layer_sizes(name, sizes) -> tuple:
+    """``sizes`` (an integer or a non-empty sequence of them, each >= 1) as a tuple of ints."""
+    widths = (sizes,) if is_int(sizes) else tuple(sizes) if isinstance(sizes, (tuple, list)) else ()
+    if not widths or not all(is_int(h) and h >= 1 for h in widths):
+        raise ValueError(f"{name} must be positive integers, got {sizes!r}")
+    return tuple(int(h) for h in widths)
 
 
 class SpikingMLP(nn.Module):
@@ -41,11 +50,8 @@ class SpikingMLP(nn.Module):
     def __init__(self, n_features, n_classes, hidden_layer_sizes=(512,), timesteps=4,
                  neuron: NeuronConfig | None = None, encoding="direct", dropout=0.0):
         super().__init__()
-        sizes = (hidden_layer_sizes,) if isinstance(hidden_layer_sizes, int) else tuple(hidden_layer_sizes)
-        if not sizes or any(not isinstance(h, int) or isinstance(h, bool) or h < 1 for h in sizes):
-            raise ValueError(f"hidden_layer_sizes must be positive integers, got {hidden_layer_sizes!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        sizes = check_layer_sizes("hidden_layer_sizes", hidden_layer_sizes)
+        check_real("dropout", dropout, 0.0, 1.0, high_open=True, what="in [0, 1)")
         self.encoder = get_encoder(encoding, timesteps)
         widths = (n_features,) + sizes
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))

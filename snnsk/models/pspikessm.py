@@ -40,13 +40,10 @@ mode however short the fit), and running averages until then.
 
 from __future__ import annotations
 
-import numbers
-
-import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_positive_int
+from .._validation import check_positive_int, is_bool, is_real
 from ..layers.ssm import (KERNEL_INITS, SAMPLER_NEURON, ChannelAffine, ClampFuse, MaskedLIF,
                           MeanFieldNeuron, S4DConv, SpikeMixer, SpikeSampler, check_sampling)
 from ..neuron_config import NeuronConfig
@@ -167,10 +164,10 @@ class PSpikeSSM(nn.Module):
         if spiking not in SPIKING_NEURONS:
             raise ValueError(f"spiking must be one of {', '.join(SPIKING_NEURONS)}, "
                              f"got {spiking!r}")
-        if not isinstance(bidirectional, (bool, np.bool_)):
+        if not is_bool(bidirectional):
             raise ValueError(f"bidirectional must be True or False, got {bidirectional!r}")
         bidirectional = bool(bidirectional)
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
+        if not is_real(dropout) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         if init not in KERNEL_INITS:
             raise ValueError(f"init must be one of {', '.join(KERNEL_INITS)}, got {init!r}")

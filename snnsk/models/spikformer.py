@@ -22,12 +22,10 @@ attention cost is linear in the number of tokens.
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 from torch import nn
 
-from .._validation import check_int
+from .._validation import check_int, is_real
 from ..encoding import bin_frames
 from ..layers.attention import VISION_ATTENTION, vision_attention
 from ..layers.linear import LinearBN, fire
@@ -152,7 +150,7 @@ class SpikingViT(nn.Module):
         heads = check_int("heads", heads)
         if embed_dim % heads:
             raise ValueError(f"heads ({heads}) must divide embed_dim ({embed_dim})")
-        if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, numbers.Real) or mlp_ratio <= 0:
+        if not is_real(mlp_ratio) or mlp_ratio <= 0:
             raise ValueError(f"mlp_ratio must be a positive number, got {mlp_ratio!r}")
         timesteps = check_int("timesteps", timesteps)
         if isinstance(patch_size, str):

@@ -170,6 +170,20 @@ def test_write_nmnist_refuses_what_the_format_cannot_hold(tmp_path, field, value
     assert not (tmp_path / "NMNIST").exists()   # nothing written when a sample is bad
 
 
+def test_write_nmnist_and_write_shd_refuse_boolean_labels(tmp_path):
+    # numpy's booleans are not labels either (float(np.True_) is 1.0)
+    good = np.zeros(3, dtype=[("x", int), ("y", int), ("t", int), ("p", int)])
+    with pytest.raises(ValueError, match="label of sample 0 must be a digit 0-9, got np.True_"):
+        write_nmnist([good], [np.True_], tmp_path)
+    times, units, _ = spoken(2)
+    with pytest.raises(ValueError, match="label of sample 1 must be an integer 0-19, got np.True_"):
+        write_shd(times, units, [0, np.True_], tmp_path)
+    assert not (tmp_path / "NMNIST").exists() and not (tmp_path / "SHD").exists()
+    # numpy integers are labels
+    folder = write_nmnist([good], [np.int64(3)], tmp_path)
+    assert (folder / "3" / "00000.bin").exists()
+
+
 # ---------------------------------------------------------------------------
 # DVS128 Gesture
 # ---------------------------------------------------------------------------

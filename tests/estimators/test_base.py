@@ -140,7 +140,7 @@ def test_interrupted_fit_leaves_a_usable_estimator(fitted):
     (dict(refractory=-1), "refractory must be a non-negative integer"),
     (dict(loss="hinge"), "loss must be one of"),
     (dict(tet_lambda=2.0), "tet_lambda must be a number in"),
-    (dict(encoding="morse"), "unknown encoding 'morse'"),
+    (dict(encoding="morse"), "encoding must be one of direct, rate, poisson, latency, got 'morse'"),
     (dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes must be positive integers"),
 ])
 def test_bad_hyperparameters_raise_at_fit(params, match):
@@ -197,3 +197,24 @@ def test_training_keeps_spikes_compact_and_the_result_is_unchanged():
     assert blocks and blocks[0] and not any(plain_blocks)
     for a, b in zip(compact.module_.parameters(), plain.module_.parameters()):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("cls", ["SpikingMLPClassifier", "SpikingViTClassifier",
+                                 "SpikingSSMClassifier", "SpikeDecoderLM"])
+def test_every_hyperparameter_is_checked_in_one_declared_place(cls):
+    import inspect
+
+    import snnsk
+    from skorch import NeuralNet
+
+    cls = getattr(snnsk, cls)
+    skorch_params = set(inspect.signature(NeuralNet.__init__).parameters)
+    own = {name for name in inspect.signature(cls.__init__).parameters
+           if name not in skorch_params and name not in ("self", "kwargs") and "__" not in name}
+    declared = set(cls._parameter_constraints) | set(cls._neuron_params)
+    assert own - declared == set()
+    # and the declared checks take numpy scalars as grids give them, and refuse booleans
+    est = cls(timesteps=np.int64(3)) if "timesteps" in own else cls()
+    est.check_params()
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        cls(**{next(n for n in ("timesteps", "embed_dim") if n in own): True}).check_params()

@@ -341,7 +341,7 @@ def test_bad_input_gives_clear_errors(fitted):
         SpikeDecoderLM(**{**SMALL, "heads": 3}).fit(["some text"])
     with pytest.raises(ValueError, match="tokenizer must be 'char', 'word' or a tokenizer instance, got 'bpe'"):
         SpikeDecoderLM(tokenizer="bpe").fit(["some text"])
-    with pytest.raises(ValueError, match="context_length must be an integer"):
+    with pytest.raises(ValueError, match="context_length must be a positive integer"):
         SpikeDecoderLM(context_length=0).fit(["some text"])
     with pytest.raises(ValueError, match=r"never seen: \['€'\]"):
         fitted.generate("price in €")
