@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml Makefile | $(PY)
 # The warm-up compiles the numba kernels into their disk cache on two cores first (a fresh checkout
 # would otherwise compile them one after the other inside the suite).
 test: $(STAMP)
-	$(PY) -m snnsk._backends.cpu_warmup
+	$(PY) -m snnsk.core.backends.cpu_warmup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)

@@ -87,7 +87,7 @@ def median_ms(cases: dict, repeats: int, warmup: int) -> dict:
 
 def make_cases(x: torch.Tensor, grad: torch.Tensor):
     """name -> (callable, or None and the reason the row is skipped)."""
-    from snnsk.neurons import NeuronConfig, lif
+    from snnsk.core.neurons import NeuronConfig, lif
 
     T = x.shape[0]
     xr = x.detach().requires_grad_(True)
@@ -232,8 +232,8 @@ def breakdown_cases(x: torch.Tensor, grad: torch.Tensor):
 
     Uses private snnsk internals; a diagnostic, not part of the comparison.
     """
-    from snnsk._backends import cpu as cpu_backend
-    from snnsk.neurons import NeuronConfig
+    from snnsk.core.backends import cpu as cpu_backend
+    from snnsk.core.neurons import NeuronConfig
 
     p = NeuronConfig()  # tau=2, threshold=1, hard reset, atan(2): the main table's neuron
     spikes, h, grad_x = (torch.empty_like(x) for _ in range(3))
@@ -430,8 +430,8 @@ def gpu_cases(x: torch.Tensor, grad: torch.Tensor, paths: dict):
 
     ``paths`` receives a description of what each SpikingJelly column runs.
     """
-    from snnsk._backends import resolve_backend
-    from snnsk.neurons import NeuronConfig, lif
+    from snnsk.core.backends import resolve_backend
+    from snnsk.core.neurons import NeuronConfig, lif
 
     xr = x.detach().requires_grad_(True)
     cases = {}

@@ -1,7 +1,7 @@
 """SpikeDecoderLM: what each setting of the demo's model buys, against its non-spiking twin.
 
 Every configuration is trained once on the demo's 125 training documents with the
-demo's budget (``snnsk.demo.DEMO_MODEL``: context 64, embed 64, 2 blocks, 4 epochs)
+demo's budget (``snnsk.cli.demo.DEMO_MODEL``: context 64, embed 64, 2 blocks, 4 epochs)
 at heads 2, threshold 0.25, T 4, and scored in bits per character on the demo's
 32 held-out documents (the same ``train_test_split`` as ``snnsk demo``). Each
 spiking row is printed with the ratio to the ``spiking='none'`` model trained
@@ -54,7 +54,7 @@ def held_out_bits(settings: dict, seed: int, quick: bool,
 
     from snnsk import SpikeDecoderLM
     from snnsk.datasets import load_corpus
-    from snnsk.demo import DEMO_MODEL
+    from snnsk.cli.demo import DEMO_MODEL
     from snnsk.text import TextNormalizer
 
     train, test = train_test_split(load_corpus(), test_size=0.2, random_state=0)
@@ -92,7 +92,7 @@ def main(argv=None):
     results = Parallel(n_jobs=args.jobs)(fit(settings, seed, args.quick, args.precision)
                                          for _, settings, seed in runs)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
-          f"{COMMON} on top of snnsk.demo.DEMO_MODEL, then each row's settings; "
+          f"{COMMON} on top of snnsk.cli.demo.DEMO_MODEL, then each row's settings; "
           f"precision {args.precision}")
     baselines = {}
     for (_, settings, seed), (bits, _) in zip(runs, results):

@@ -9,12 +9,12 @@ helpers so that their tables mean the same thing:
   CPUs other processes used during the run is printed, so a disturbed run is
   recognisable;
 * the arithmetic lower bound is the dense multiply-accumulates of one sample
-  (:class:`snnsk.opcount.OperationCounter`'s ``dense_macs``, what the same
+  (:class:`snnsk.analysis.opcount.OperationCounter`'s ``dense_macs``, what the same
   products cost done densely) at the FLOP rate of a plain ``torch.mm``
   measured in the same run, training counted as three forward passes
   (forward, input gradient, weight gradient);
 * memory is the activation memory a training step keeps for backward
-  (:func:`snnsk.memory.saved_activation_bytes`: every distinct tensor storage
+  (:func:`snnsk.core.memory.saved_activation_bytes`: every distinct tensor storage
   autograd saves; the weights of these models are a few hundred kB, what
   grows with batch size and ``T`` is what autograd keeps);
 * a goal is a dict ``{goal, measured, target, met}``, printed by
@@ -109,7 +109,7 @@ def matmul_flops(rows: int = 8192, inner: int = 256, cols: int = 256, repeats: i
 
 def dense_macs_per_sample(estimator, X) -> float:
     """Dense multiply-accumulates of one inference pass per sample of ``X`` (fitted estimator)."""
-    from snnsk.metrics import spike_report
+    from snnsk.analysis.metrics import spike_report
 
     report = spike_report(estimator, X)
     return float(report.loc["total", "dense_macs"]) / len(X)

@@ -11,7 +11,7 @@ also ``bench/lm.py``'s model; the demo's ternary model; each with the LIF backen
 * **inference tokens/s**: ``log_likelihood`` (the pass behind ``score``, ``perplexity`` and
   ``bits_per_char``) on the first ``--infer-tokens`` tokens;
 * **the arithmetic lower bound**: dense MACs per token of one forward pass (from
-  :class:`snnsk.opcount.OperationCounter`: every linear layer and attention product as if
+  :class:`snnsk.analysis.opcount.OperationCounter`: every linear layer and attention product as if
   computed densely), at the matmul FLOP rate measured in the same run (the faster of
   ``torch.mm`` and snnsk's oneDNN linear, at the model's largest product); training counts
   3x the forward (forward, input gradient, weight gradient);
@@ -55,9 +55,9 @@ import torch
 
 from snnsk import SpikeDecoderLM
 from snnsk.datasets import load_corpus
-from snnsk.demo import DEMO_MODEL
+from snnsk.cli.demo import DEMO_MODEL
 from snnsk.layers.dense import linear
-from snnsk.opcount import OperationCounter
+from snnsk.analysis.opcount import OperationCounter
 from snnsk.text import PAD_ID
 
 #: ``bench/lm.py``'s model, which is the estimator's default configuration too.

@@ -27,7 +27,7 @@ within 1.2× the twin's (the SSM has no time-step axis to multiply the work:
 ``T = 1``).
 
 The arithmetic bound: the dense multiply-accumulates of every linear layer
-per sample (:class:`snnsk.opcount.OperationCounter`) plus the FFT
+per sample (:class:`snnsk.analysis.opcount.OperationCounter`) plus the FFT
 convolution's arithmetic (per channel: two real FFTs of ``n = 2L`` points at
 ``2.5 n log2 n`` flops each and the spectral product, ``6 (n / 2 + 1)``
 flops; the kernel's own FFT is shared by the batch and left out), at the
@@ -65,7 +65,7 @@ import speed_common as sc  # noqa: E402
 
 from snnsk import SpikingSSMClassifier  # noqa: E402
 from snnsk.layers.ssm import S4DConv  # noqa: E402
-from snnsk.opcount import OperationCounter  # noqa: E402
+from snnsk.analysis.opcount import OperationCounter  # noqa: E402
 
 #: Sequences/s of a default training step at length 1,024 when the issue was filed.
 LENGTH_1024_BEFORE = 13.0

@@ -5,7 +5,7 @@ training epoch (``fit`` with ``max_epochs=1``, skorch's loop and data
 handling included) and of one inference pass (``predict_proba``), with the
 LIF ``backend='cpu'`` (fused numba kernels) and ``'torch'`` (the per-step
 reference), the nearest non-spiking twin, and the arithmetic lower bound
-(dense MACs per sample from :mod:`snnsk.opcount` at a ``torch.mm`` FLOP rate
+(dense MACs per sample from :mod:`snnsk.analysis.opcount` at a ``torch.mm`` FLOP rate
 measured in the same run; see ``bench/speed_common.py``).
 
 * ``SpikingViTClassifier`` (each attention) and ``SpikingMLPClassifier`` on
@@ -50,10 +50,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import speed_common as sc  # noqa: E402
 
 from snnsk import SpikingMLPClassifier, SpikingViTClassifier  # noqa: E402
-from snnsk.losses import TETLoss  # noqa: E402
-from snnsk.fused_norm import drive  # noqa: E402
-from snnsk.memory import compact_saved_spikes, saved_activation_bytes  # noqa: E402
-from snnsk.neurons import SpikingLayer  # noqa: E402
+from snnsk.core.losses import TETLoss  # noqa: E402
+from snnsk.core.fused_norm import drive  # noqa: E402
+from snnsk.core.memory import compact_saved_spikes, saved_activation_bytes  # noqa: E402
+from snnsk.core.neurons import SpikingLayer  # noqa: E402
 
 ATTENTIONS = ("ssa", "sdsa", "qk")
 ESTIMATORS = ("vit", "mlp", "ssm", "lm")

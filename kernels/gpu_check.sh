@@ -48,13 +48,13 @@ run_checks() {
     fi
     step environment 60 "$PY" -c "
 import torch, cupy, snnsk
-from snnsk._backends import cuda
+from snnsk.core.backends import cuda
 print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))
 print('cupy', cupy.__version__, 'snnsk cupy backend:', cuda.unavailable_reason(0) or 'usable')"
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.memory \
         --format=csv >>"$OUT/environment.log" 2>&1
     step gpu_tests "$TESTS_LIMIT" "$PY" -m pytest -m gpu -rs -q -p no:cacheprovider \
-        --junitxml="$OUT/gpu_tests.xml" tests/test_backends_cuda.py tests/estimators/test_devices.py
+        --junitxml="$OUT/gpu_tests.xml" tests/core/test_backends_cuda.py tests/estimators/test_devices.py
     # shellcheck disable=SC2086
     step bench_lif "$BENCH_LIMIT" "$PY" bench/lif.py --device cuda $BENCH_ARGS
     cat "$OUT/summary.txt"

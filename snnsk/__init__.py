@@ -2,8 +2,8 @@
 
 The estimators are skorch ``NeuralNet`` subclasses, so ``Pipeline``,
 ``GridSearchCV``, ``cross_validate`` and ``joblib.dump`` work on them. The
-spiking core (:mod:`snnsk.neurons`, :mod:`snnsk.surrogate`,
-:mod:`snnsk.encoding`, :mod:`snnsk.losses`) is usable on its own.
+spiking core (:mod:`snnsk.core.neurons`, :mod:`snnsk.core.surrogate`,
+:mod:`snnsk.core.encoding`, :mod:`snnsk.core.losses`) is usable on its own.
 """
 
 from .estimators import (SpikeDecoderLM, SpikingMLPClassifier, SpikingSSMClassifier,

@@ -17,7 +17,7 @@ def test_every_subpackage_is_listed_in_pyproject():
 
 
 def test_import_does_not_need_cupy():
-    code = ("import sys; sys.modules['cupy'] = None; import snnsk, snnsk.neurons; "
+    code = ("import sys; sys.modules['cupy'] = None; import snnsk, snnsk.core.neurons; "
             "print(snnsk.__version__)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -25,7 +25,7 @@ def test_import_does_not_need_cupy():
 
 def test_cpu_use_never_imports_cupy():
     # not only importable without CuPy: running the CPU backends does not even look for it
-    code = ("import sys, torch; import snnsk; from snnsk.neurons import lif; "
+    code = ("import sys, torch; import snnsk; from snnsk.core.neurons import lif; "
             "x = torch.ones(3, 4, requires_grad=True); lif(x).sum().backward(); "
             "lif(x.detach(), backend='torch'); print('cupy' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -52,7 +52,7 @@ def test_a_non_editable_install_ships_the_cuda_kernel_sources(tmp_path):
     shipped = sorted(p.name for p in (site / "snnsk" / "kernels").iterdir() if p.suffix in (".cu", ".cuh"))
     expected = sorted(p.name for p in (ROOT / "kernels").iterdir() if p.suffix in (".cu", ".cuh"))
     assert shipped == expected and "lif.cu" in shipped
-    code = ("import snnsk, snnsk._backends.cuda as cuda; print(snnsk.__file__); "
+    code = ("import snnsk, snnsk.core.backends.cuda as cuda; print(snnsk.__file__); "
             "print(all(name.split('<')[0] in cuda.kernel_source() for name in cuda.kernel_names()))")
     # only the installed copy on the path (not the checkout, not an editable install's finder)
     env = dict(os.environ, PYTHONPATH=str(site))

@@ -123,7 +123,7 @@ def test_cli_search_with_scheduler_equals_the_local_command(client, sequences, t
 
 
 def test_cli_unreachable_scheduler_is_one_line(capsys, tmp_path, sequences, monkeypatch):
-    from snnsk import _cli_commands
+    from snnsk.cli import commands as _cli_commands
 
     monkeypatch.setattr(_cli_commands, "CONNECT_TIMEOUT", "1s")
     X, y = sequences

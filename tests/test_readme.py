@@ -31,6 +31,6 @@ def test_python_block_runs(index):
 
 def test_core_example_values():
     import torch
-    from snnsk.neurons import lif
+    from snnsk.core.neurons import lif
     # the comment in the README's core example
     assert lif(torch.full((6, 1), 1.5), tau=2.0).flatten().tolist() == [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]

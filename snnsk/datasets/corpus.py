@@ -11,7 +11,7 @@ import functools
 import os
 import re
 
-from ..text import TYPOGRAPHIC_TO_ASCII, _check_min_chars, _line_blocks, read_documents
+from ..text.tokenizers import TYPOGRAPHIC_TO_ASCII, _check_min_chars, _line_blocks, read_documents
 
 __all__ = ["load_corpus", "load_text"]
 

@@ -6,11 +6,11 @@ A spiking estimator is ``class MyEstimator(SpikingMixin, skorch.NeuralNet)``
 * exposes the neuron hyperparameters (``threshold``, ``tau``, ``reset``,
   ``refractory``, ``surrogate``, ``alpha``, ``backend``) and ``timesteps`` as
   top-level, searchable parameters; the neuron ones become one
-  :class:`~snnsk.neurons.NeuronConfig` (:meth:`neuron_config`), validated once
+  :class:`~snnsk.core.neurons.NeuronConfig` (:meth:`neuron_config`), validated once
   and handed to the module as ``neuron=`` when it is built;
 * applies them in place when they are changed by ``set_params`` after ``fit``
   (one path: a new configuration for every spiking layer,
-  :func:`~snnsk.neurons.set_neuron_params`; architecture parameters
+  :func:`~snnsk.core.neurons.set_neuron_params`; architecture parameters
   re-initialise the module, as skorch does for ``module__*``);
 * builds the criterion from ``loss`` ('tet' or 'mean') and ``tet_lambda``;
   the module returns per-timestep outputs ``[T, B, C]`` and :meth:`get_loss`
@@ -39,18 +39,18 @@ from sklearn.utils.validation import (check_consistent_length, check_is_fitted, 
 from skorch.dataset import get_len
 from skorch.utils import multi_indexing, to_numpy
 
-from .._allocator import keep_freed_memory
 from .._validation import Check, Integer, Options, Real, is_int, validate_params
-from ..losses import LOSSES, MeanOverTimeLoss, TETLoss
-from ..memory import compact_saved_spikes
-from ..neurons import NeuronConfig, set_neuron_params
-from ..spike_counts import SpikeCounter
+from ..analysis.spike_counts import SpikeCounter
+from ..core._allocator import keep_freed_memory
+from ..core.losses import LOSSES, MeanOverTimeLoss, TETLoss
+from ..core.memory import compact_saved_spikes
+from ..core.neurons import NeuronConfig, set_neuron_params
 from .recalibration import recalibrate_batch_norm
 from .streaming import StreamedSamples, first_sample, is_stream, loader_params, stream_labels
 
 __all__ = ["SpikingMixin", "SpikingClassifierMixin", "NEURON_HYPERPARAMS"]
 
-#: The neuron parameters (fields of :class:`~snnsk.neurons.NeuronConfig`) every spiking
+#: The neuron parameters (fields of :class:`~snnsk.core.neurons.NeuronConfig`) every spiking
 #: estimator exposes as top-level hyperparameters.
 NEURON_HYPERPARAMS = ("threshold", "tau", "reset", "refractory", "surrogate", "alpha", "backend")
 #: Hyperparameters that only change the loss.
@@ -81,7 +81,7 @@ class SpikingMixin:
     ``_architecture_params`` (forwarded to the module constructor; changing one
     after fit re-initialises the module) and may return data-dependent module
     arguments (input size, number of classes) from :meth:`_data_module_kwargs`.
-    The module takes ``neuron=`` (a :class:`~snnsk.neurons.NeuronConfig`), every
+    The module takes ``neuron=`` (a :class:`~snnsk.core.neurons.NeuronConfig`), every
     name in ``_spiking_params`` and ``_architecture_params`` as keyword arguments,
     has the ``_spiking_params`` as settable attributes, and returns ``[T, B, ...]``.
     """
@@ -116,7 +116,7 @@ class SpikingMixin:
     # ------------------------------------------------------------------ checks
     #: What each hyperparameter must be, in one place (scikit-learn's ``_parameter_constraints``
     #: is the model): subclasses extend it with their architecture; the neuron parameters are
-    #: checked by the :class:`~snnsk.neurons.NeuronConfig` they make; relations between sizes
+    #: checked by the :class:`~snnsk.core.neurons.NeuronConfig` they make; relations between sizes
     #: (heads dividing the width) by the model.
     _parameter_constraints: dict = {
         "timesteps": Integer(1),
@@ -189,7 +189,7 @@ class SpikingMixin:
             recalibrate_batch_norm(self, X, y, max_samples=self._recalibration_samples, seed=seed)
 
     def partial_fit(self, X, y=None, *args, **fit_params):
-        keep_freed_memory()  # see snnsk._allocator: no page faults for every step's activations
+        keep_freed_memory()  # see snnsk.core._allocator: no page faults for every step's activations
         return super().partial_fit(X, y, *args, **fit_params)
 
     def train_step_single(self, batch, **fit_params):
@@ -309,7 +309,7 @@ class SpikingMixin:
         """Firing rate of every spiking layer on ``X``.
 
         One inference pass (:meth:`run_inference`) counted by
-        :class:`snnsk.spike_counts.SpikeCounter`: padded steps of ragged
+        :class:`snnsk.analysis.spike_counts.SpikeCounter`: padded steps of ragged
         sequences are not neuron-steps, an ON/OFF pair is two neurons.
 
         Returns
@@ -331,8 +331,8 @@ class SpikingMixin:
         The public protocol that statistics, energy reports and plots use:
         ``X`` is validated as ``predict`` validates it, and the pass is
         seeded from ``random_state`` as prediction is. Attach forward hooks
-        (a :class:`~snnsk.spike_counts.SpikeCounter`, an
-        :class:`~snnsk.opcount.OperationCounter`) to ``module_`` around the
+        (a :class:`~snnsk.analysis.spike_counts.SpikeCounter`, an
+        :class:`~snnsk.analysis.opcount.OperationCounter`) to ``module_`` around the
         call; the outputs are not returned.
 
         Parameters

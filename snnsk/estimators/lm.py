@@ -24,11 +24,11 @@ from skorch.dataset import ValidSplit
 from skorch.utils import to_device, to_tensor
 from torch.utils.data import IterableDataset, get_worker_info
 
-from ..lm_scores import LanguageModelScoresMixin
 from .._validation import Boolean, Check, Integer, Options, Real, check_int, is_real
+from ..core.neurons import SPIKE_CODES
 from ..models.decoder import DECODER_NEURON, POSITION_ENCODINGS, SPIKING_MODES, SpikeDecoder
-from ..neurons import SPIKE_CODES
-from ..text import (BOS_ID, PAD_ID, UNK_ID, check_document_stream, check_documents,
+from ..text.lm_scores import LanguageModelScoresMixin
+from ..text.tokenizers import (BOS_ID, PAD_ID, UNK_ID, check_document_stream, check_documents,
                     is_document_stream, iter_documents, make_tokenizer)
 from .base import SpikingMixin, _torch_seed
 
@@ -144,7 +144,7 @@ class SpikeDecoderLM(LanguageModelScoresMixin, SpikingMixin, NeuralNet):
     spike_code : {'binary', 'ternary'}, default='binary'
         Code of the neurons that read the float residual stream (block
         inputs and readout): binary LIF as in the reference, or ON/OFF pairs
-        emitting −1/0/+1 (:class:`snnsk.neurons.TernaryLIF`), which also
+        emitting −1/0/+1 (:class:`snnsk.core.neurons.TernaryLIF`), which also
         carry the sign of their input. Q, K and V stay binary.
     backend : {'auto', 'torch', 'cpu', 'cupy'}, default='auto'
         LIF kernel backend.

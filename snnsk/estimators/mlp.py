@@ -9,7 +9,7 @@ from skorch import NeuralNet
 from sklearn.utils.validation import check_array
 
 from .._validation import Check, Options, Real
-from ..encoding import ENCODERS
+from ..core.encoding import ENCODERS
 from ..models.mlp import SpikingMLP, check_layer_sizes
 from .base import SpikingClassifierMixin, SpikingMixin
 

@@ -8,8 +8,8 @@ import torch
 from skorch import NeuralNet
 
 from .._validation import Boolean, Check, Integer, Options, Real
+from ..core.losses import MeanOverTimeLoss
 from ..layers.ssm import KERNEL_INITS, SAMPLER_NEURON, SAMPLING_MODES, check_state_size
-from ..losses import MeanOverTimeLoss
 from ..models.pspikessm import SPIKING_NEURONS, PSpikeSSM
 from .base import SpikingClassifierMixin, SpikingMixin
 from .sequence_input import check_sequences, pad_sequences

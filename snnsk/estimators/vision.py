@@ -11,7 +11,7 @@ from skorch import NeuralNet
 from sklearn.utils.validation import check_array, validate_data
 
 from .._validation import AnyOf, Check, Integer, Options, Real, is_int
-from ..callbacks import CosineLR
+from ..analysis.callbacks import CosineLR
 from ..layers.attention import VISION_ATTENTION
 from ..models.spikformer import VIT_NEURON, SpikingViT
 from .base import SpikingClassifierMixin, SpikingMixin
@@ -106,7 +106,7 @@ class SpikingViTClassifier(SpikingClassifierMixin, SpikingMixin, NeuralNet):
         Seeds weight initialisation and shuffling.
     lr_schedule : {'cosine', None}, default='cosine'
         ``'cosine'``: the learning rate decays from ``lr`` to zero over the
-        fit's ``max_epochs``, every batch (:class:`snnsk.callbacks.CosineLR`),
+        fit's ``max_epochs``, every batch (:class:`snnsk.analysis.callbacks.CosineLR`),
         whatever the number of epochs; ``None``: constant ``lr``. On MNIST
         (10,000 training images, 5 epochs) the decay with ``lr=4e-3`` lifts
         test accuracy from 0.973 (constant 2e-3) to 0.983, and on digits

@@ -22,7 +22,7 @@ multi-head, input ``[T, B, N, D]`` from the residual stream:
   ``LIF_0.5(Σ_channels Q) ⊙ K``; linear in tokens, no ``V``.
 
 :func:`vision_attention` builds one by name (``'ssa'``, ``'sdsa'``, ``'qk'``).
-The products between spike tensors are reported to :mod:`snnsk.opcount`.
+The products between spike tensors are reported to :mod:`snnsk.analysis.opcount`.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..memory import mark_spikes
-from ..neurons import LIF, NeuronConfig, input_neuron
-from ..opcount import count_elementwise, count_macs, count_matmul, count_scaling, counting
+from ..analysis.opcount import count_elementwise, count_macs, count_matmul, count_scaling, counting
+from ..core.memory import mark_spikes
+from ..core.neurons import LIF, NeuronConfig, input_neuron
 from .dense import Linear
 from .linear import LinearBN, fire
 
@@ -141,7 +141,7 @@ class _MaskedAttention(torch.autograd.Function):
     allocates four of them per call (scores, masked scores, and their two
     gradients), this two. With ``keep_scores=False`` it keeps none for
     backward and computes ``Q Kᵀ`` again there (spiking self-attention, whose
-    binary ``Q, K, V`` are kept as int8 by :mod:`snnsk.memory`: the scores
+    binary ``Q, K, V`` are kept as int8 by :mod:`snnsk.core.memory`: the scores
     would be most of its activation memory). Same products, same order:
     equal to the composition.
     """
@@ -188,7 +188,7 @@ def _masked_scores(q, k, mask):
 
 
 def _count_linear_attention(q, k, v, scores, decayed):
-    # For snnsk.opcount (energy estimates): only the causal scores are computed;
+    # For snnsk.analysis.opcount (energy estimates): only the causal scores are computed;
     # `scale` folds into the next neuron's threshold, so it is not counted.
     visible = causal_mask(q.shape[-2], k.shape[-2], device=q.device, dtype=torch.bool)
     count_matmul("scores", q, k.transpose(-2, -1), keep=visible)
@@ -220,7 +220,7 @@ class CausalSelfAttention(nn.Module):
     spike_code : {'binary', 'ternary'}, default='binary'
         Spiking attention only: code of the neuron that reads the residual
         stream into the Q/K/V projection; ``'ternary'`` is an ON/OFF pair
-        (:class:`snnsk.neurons.TernaryLIF`). Q, K and V stay binary.
+        (:class:`snnsk.core.neurons.TernaryLIF`). Q, K and V stay binary.
     decay : bool, default=False
         Spiking attention only: weight a key ``Δ`` positions back by
         ``γ_h ** Δ`` with a per-head rate (:func:`head_decay_rates`) instead of
@@ -229,7 +229,7 @@ class CausalSelfAttention(nn.Module):
         decay also bounds the attention sum, which otherwise grows with the
         position.
     neuron : NeuronConfig or None, default=None
-        The LIF neurons' parameters (:class:`snnsk.neurons.NeuronConfig`; ``None``: the defaults).
+        The LIF neurons' parameters (:class:`snnsk.core.neurons.NeuronConfig`; ``None``: the defaults).
 
     Input ``[T, B, L, E]``, or ``[B, L, E]`` together with ``timesteps``: the
     same input at every step (a model's embedding), whose normalisation is
@@ -358,7 +358,7 @@ class SpikingSelfAttention(_HeadedAttention):
         Constant scale of the attention map (Spikformer's 0.125).
     attention_threshold : float, default=0.5
     neuron : NeuronConfig or None, default=None
-        The LIF neurons' parameters (:class:`snnsk.neurons.NeuronConfig`; ``None``: the defaults).
+        The LIF neurons' parameters (:class:`snnsk.core.neurons.NeuronConfig`; ``None``: the defaults).
     """
 
     def __init__(self, embed_dim: int, heads: int, scale: float = 0.125,

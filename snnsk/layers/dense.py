@@ -66,7 +66,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
 class Linear(nn.Linear):
     """:class:`torch.nn.Linear` computed by :func:`linear` (same parameters, same state dict).
 
-    Being an ``nn.Linear``, it is counted by :mod:`snnsk.opcount` like one.
+    Being an ``nn.Linear``, it is counted by :mod:`snnsk.analysis.opcount` like one.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..fused_norm import time_folded
+from ..core.fused_norm import time_folded
 
 __all__ = ["TokenBatchNorm", "LinearBN", "time_folded", "fire"]
 
@@ -49,7 +49,7 @@ def fire(neuron: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``neuron(layer(x))``, a :class:`LinearBN`'s norm handed to the neuron.
 
     A LIF neuron given the norm recomputes the norm's output in backward
-    instead of keeping it (:mod:`snnsk.fused_norm`): the same values and
+    instead of keeping it (:mod:`snnsk.core.fused_norm`): the same values and
     gradients for less activation memory.
     """
     if isinstance(layer, LinearBN):

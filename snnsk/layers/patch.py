@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from .._validation import check_int
-from ..neurons import LIF, NeuronConfig
+from ..core.memory import mark_spike_sum
+from ..core.neurons import LIF, NeuronConfig
 from .linear import time_folded
-from ..memory import mark_spike_sum
 from .pool import SpikeMaxPool2d
 
 __all__ = ["SpikingPatchSplit", "token_grid", "auto_patch_size"]
@@ -68,7 +68,7 @@ class SpikingPatchSplit(nn.Module):
         A power of two from 1 to 16: the downsampling factor, one max-pool per
         factor of two.
     neuron : NeuronConfig or None, default=None
-        The LIF neurons' parameters (:class:`snnsk.neurons.NeuronConfig`; ``None``: the defaults).
+        The LIF neurons' parameters (:class:`snnsk.core.neurons.NeuronConfig`; ``None``: the defaults).
 
     Input ``[B, C, H, W]`` (a static image, repeated over ``timesteps``) or
     ``[T, B, C, H, W]`` (frames); output tokens ``[T, B, N, embed_dim]``

@@ -3,7 +3,7 @@
 ``nn.MaxPool2d`` keeps, for backward, its input and the position of every
 window's maximum as int64: eight bytes per output element, twice the float
 input's size over a stride-2 window. For spike inputs the input itself is
-kept as int8 (:mod:`snnsk.memory`), so the positions are most of what the
+kept as int8 (:mod:`snnsk.core.memory`), so the positions are most of what the
 pool costs. :class:`SpikeMaxPool2d` keeps only the input and finds the
 positions again in backward (one more pooling pass, with the same kernel and
 so the same positions); its output, a selection of its input, is recorded as spikes
@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.modules.utils import _pair
 
-from ..memory import mark_spikes
+from ..core.memory import mark_spikes
 
 __all__ = ["SpikeMaxPool2d"]
 

@@ -1,7 +1,7 @@
 """Layers of the probabilistic spiking state-space model (P-SpikeSSM).
 
 Tensors are time first, ``[L, B, H]``: the sequence axis is the spiking
-model's time axis, so the LIF-based variant runs :class:`snnsk.neurons.LIF`
+model's time axis, so the LIF-based variant runs :class:`snnsk.core.neurons.LIF`
 along it unchanged.
 
 * :class:`S4DKernel` — a diagonal state-space model (S4D) per channel,
@@ -30,9 +30,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._validation import check_positive_int, is_int
-from ..neuron_config import NeuronConfig
-from ..neurons import LIF, SpikingLayer
-from ..opcount import count_fanout, counting
+from ..analysis.opcount import count_fanout, counting
+from ..core.neuron_config import NeuronConfig
+from ..core.neurons import LIF, SpikingLayer
 
 try:  # numba is a dependency; without it (a broken install) the torch expressions serve
     import numba
@@ -42,8 +42,8 @@ except Exception:  # pragma: no cover - exercised only on broken installs
 
 # outside the guard: a renamed helper must fail loudly, not silently drop every
 # compiled kernel here (which once cost the SSM 2-3x of its speed unnoticed)
-from .._backends.cpu import POOL  # noqa: E402
-from .._backends.cpu import _partition as _set_threads  # noqa: E402  (sets numba's threads)
+from ..core.backends.cpu import POOL  # noqa: E402
+from ..core.backends.cpu import _partition as _set_threads  # noqa: E402  (sets numba's threads)
 
 __all__ = ["S4DKernel", "S4DConv", "fft_conv", "fft_size", "ssm_recurrence", "SpikeSampler", "SAMPLING_MODES",
            "SAMPLER_NEURON", "check_sampling", "check_state_size",
@@ -713,7 +713,7 @@ class SpikeSampler(SpikingLayer):
         Its ``threshold`` is the cut-off of ``'threshold'`` sampling (the
         other fields are the LIF's and play no part here); ``None`` takes
         :data:`SAMPLER_NEURON` (0.5). A configuration, as every spiking
-        layer has, so that :func:`snnsk.neurons.set_neuron_params` changes
+        layer has, so that :func:`snnsk.core.neurons.set_neuron_params` changes
         a sampler's threshold as it changes a LIF's.
 
     Forward ``(p, mask=None)``: ``p`` of any shape ``[L, B, ...]``; ``mask``
@@ -767,7 +767,7 @@ class MeanFieldNeuron(nn.Module):
     no binary spikes. ``PSpikeSSM(spiking='none')`` puts it in place of every
     sampler, so the network is the same apart from the sampling, which makes it
     the baseline the spiking model's cost and accuracy are measured against.
-    Not a :class:`~snnsk.neurons.SpikingLayer`: spike statistics skip it.
+    Not a :class:`~snnsk.core.neurons.SpikingLayer`: spike statistics skip it.
 
     Forward ``(p, mask=None)`` as :class:`SpikeSampler`.
     """
@@ -777,7 +777,7 @@ class MeanFieldNeuron(nn.Module):
 
 
 class MaskedLIF(LIF):
-    """:class:`snnsk.neurons.LIF` taking the sampler's ``(x, mask)`` call.
+    """:class:`snnsk.core.neurons.LIF` taking the sampler's ``(x, mask)`` call.
 
     Padding comes after a sequence's last step, so it never reaches the
     membrane of a real step; the mask only silences the padded outputs.

@@ -17,7 +17,7 @@ Three variants (``spiking``):
 
 ``spike_code='ternary'`` replaces each neuron that reads the float residual
 stream (block inputs, readout) by an ON/OFF pair emitting −1/0/+1
-(:class:`snnsk.neurons.TernaryLIF`). A binary LIF is silent for every
+(:class:`snnsk.core.neurons.TernaryLIF`). A binary LIF is silent for every
 negative input, so the weights after it never see the input's sign; on the
 embedded corpus the ternary code closes about a third of the gap to the
 non-spiking baseline (``bench/BENCHMARKS.md``). Q, K, V stay binary, so the
@@ -32,10 +32,10 @@ import torch
 from torch import nn
 
 from .._validation import check_int, is_real
+from ..core.neurons import LIF, NeuronConfig, check_spike_code, input_neuron
+from ..core.surrogate import ATan
 from ..layers.attention import CausalSelfAttention, KVCache
 from ..layers.dense import Linear
-from ..neurons import LIF, NeuronConfig, check_spike_code, input_neuron
-from ..surrogate import ATan
 
 __all__ = ["SpikeDecoder", "DecoderMLPBlock", "sinusoidal_table", "SPIKING_MODES",
            "POSITION_ENCODINGS", "DECODER_NEURON"]
@@ -63,7 +63,7 @@ class DecoderMLPBlock(nn.Module):
     """Feed-forward block: ``Norm(Linear(LIF(Norm(Linear(LIF(x))))))`` or a pre-norm GELU MLP.
 
     ``spike_code='ternary'`` makes the first LIF an ON/OFF pair
-    (:class:`snnsk.neurons.TernaryLIF`).
+    (:class:`snnsk.core.neurons.TernaryLIF`).
     """
 
     def __init__(self, embed_dim: int, hidden_dim: int, spiking: bool = True,
@@ -142,7 +142,7 @@ class SpikeDecoder(nn.Module):
         Code of the neurons that read the float residual stream (the input
         neuron of every attention and MLP block, and the readout):
         ``'binary'`` LIF as in the reference, or ``'ternary'`` ON/OFF pairs
-        (:class:`snnsk.neurons.TernaryLIF`) that also carry the sign of
+        (:class:`snnsk.core.neurons.TernaryLIF`) that also carry the sign of
         their input. Q, K, V, the attention output and the MLP hidden
         layer stay binary. Ignored by ``spiking='none'``.
 

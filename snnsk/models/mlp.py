@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 from .._validation import check_real, is_int
-from ..encoding import DirectEncoder, bin_frames, get_encoder
-from ..neurons import LIF, NeuronConfig
+from ..core.encoding import DirectEncoder, bin_frames, get_encoder
+from ..core.neurons import LIF, NeuronConfig
 
 __all__ = ["SpikingMLP", "check_layer_sizes"]
 
@@ -34,7 +34,7 @@ class SpikingMLP(nn.Module):
     timesteps : int, default=4
         Number of simulation steps T.
     neuron : NeuronConfig or None, default=None
-        The neurons of every hidden layer (:class:`snnsk.neurons.NeuronConfig`;
+        The neurons of every hidden layer (:class:`snnsk.core.neurons.NeuronConfig`;
         ``None``: the defaults).
     encoding : {'direct', 'rate', 'latency'}, default='direct'
         How a static input becomes a ``[T, B, F]`` sequence.
@@ -43,7 +43,7 @@ class SpikingMLP(nn.Module):
 
     Input ``[B, n_features]`` (static, encoded by ``encoding``) or ``[B, L, n_features]`` (a
     sequence with its own time axis, such as spike counts per time bin: its ``L`` steps are
-    summed into ``timesteps`` consecutive bins, see :func:`snnsk.encoding.bin_frames`, and fed
+    summed into ``timesteps`` consecutive bins, see :func:`snnsk.core.encoding.bin_frames`, and fed
     one bin per step); output ``[T, B, n_classes]`` logits, one set per step.
     """
 

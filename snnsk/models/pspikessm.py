@@ -46,7 +46,7 @@ from torch import nn
 from .._validation import check_positive_int, is_bool, is_real
 from ..layers.ssm import (KERNEL_INITS, SAMPLER_NEURON, ChannelAffine, ClampFuse, MaskedLIF,
                           MeanFieldNeuron, S4DConv, SpikeMixer, SpikeSampler, check_sampling)
-from ..neuron_config import NeuronConfig
+from ..core.neuron_config import NeuronConfig
 
 __all__ = ["PSpikeSSM", "PSpikeSSMBlock", "SPIKING_NEURONS"]
 

@@ -26,12 +26,12 @@ import torch
 from torch import nn
 
 from .._validation import check_int, is_real
-from ..encoding import bin_frames
+from ..core.encoding import bin_frames
+from ..core.memory import mark_spike_sum
+from ..core.neurons import LIF, NeuronConfig
 from ..layers.attention import VISION_ATTENTION, vision_attention
 from ..layers.linear import LinearBN, fire
 from ..layers.patch import SpikingPatchSplit, auto_patch_size
-from ..memory import mark_spike_sum
-from ..neurons import LIF, NeuronConfig
 
 __all__ = ["SpikingViT", "ViTMLPBlock", "SpikingViTBlock", "VIT_NEURON"]
 
@@ -51,7 +51,7 @@ class ViTMLPBlock(nn.Module):
         ``False``: ``LIF(BN(Linear(LIF(BN(Linear(x))))))`` (spike output);
         ``True``: ``BN(Linear(LIF(BN(Linear(LIF(x))))))`` (real output).
     neuron : NeuronConfig or None, default=None
-        The LIF neurons' parameters (:class:`snnsk.neurons.NeuronConfig`; ``None``: the defaults).
+        The LIF neurons' parameters (:class:`snnsk.core.neurons.NeuronConfig`; ``None``: the defaults).
     """
 
     def __init__(self, embed_dim: int, hidden: int, membrane_shortcut: bool = False,
@@ -171,7 +171,7 @@ class SpikingViT(nn.Module):
         return self.patch_split.patch_size
 
     def bin_frames(self, frames: torch.Tensor) -> torch.Tensor:
-        """Sum ``[B, F, C, H, W]`` frames into ``[T, B, C, H, W]`` (:func:`snnsk.encoding.bin_frames`)."""
+        """Sum ``[B, F, C, H, W]`` frames into ``[T, B, C, H, W]`` (:func:`snnsk.core.encoding.bin_frames`)."""
         return bin_frames(frames, self.timesteps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -6,8 +6,8 @@ import torch
 from sklearn.base import clone
 
 from snnsk import SpikingMLPClassifier
-from snnsk.losses import MeanOverTimeLoss, TETLoss
-from snnsk.neurons import NeuronConfig
+from snnsk.core.losses import MeanOverTimeLoss, TETLoss
+from snnsk.core.neurons import NeuronConfig
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,7 @@ def test_training_keeps_spikes_compact_and_the_result_is_unchanged():
     the weights a plain step gives."""
     from sklearn.datasets import load_digits
 
-    from snnsk import memory
+    from snnsk.core import memory
     from snnsk.estimators.base import SpikingMixin
 
     X, y = load_digits(return_X_y=True)
@@ -218,3 +218,32 @@ def test_every_hyperparameter_is_checked_in_one_declared_place(cls):
     est.check_params()
     with pytest.raises(ValueError, match="must be a positive integer"):
         cls(**{next(n for n in ("timesteps", "embed_dim") if n in own): True}).check_params()
+
+
+@pytest.mark.parametrize("estimator, model", [
+    ("SpikingMLPClassifier", "snnsk.models.mlp.SpikingMLP"),
+    ("SpikingViTClassifier", "snnsk.models.spikformer.SpikingViT"),
+    ("SpikingSSMClassifier", "snnsk.models.pspikessm.PSpikeSSM"),
+    ("SpikeDecoderLM", "snnsk.models.decoder.SpikeDecoder"),
+])
+def test_model_and_estimator_defaults_are_equal(estimator, model):
+    import importlib
+    import inspect
+
+    import snnsk
+
+    estimator = getattr(snnsk, estimator)
+    module_name, _, class_name = model.rpartition(".")
+    model = getattr(importlib.import_module(module_name), class_name)
+
+    def defaults(f):
+        return {name: p.default for name, p in inspect.signature(f).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+
+    ours, theirs = defaults(estimator.__init__), defaults(model.__init__)
+    shared = set(ours) & set(theirs) - {"neuron"}
+    assert shared, "the estimator and its model share no hyperparameter"
+    assert {n: ours[n] for n in shared} == {n: theirs[n] for n in shared}
+    # the model's own default neuron is the one the estimator builds from its defaults
+    assert estimator().neuron_config() == estimator._base_neuron
+    assert theirs["neuron"] is None

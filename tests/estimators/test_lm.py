@@ -15,11 +15,11 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 
 from snnsk import SpikeDecoderLM
-from snnsk.baselines import NGramLM
+from snnsk.text.baselines import NGramLM
 from snnsk.datasets import load_corpus
-from snnsk.callbacks import FiringRateMonitor, firing_rate_history
-from snnsk.metrics import spike_report
-from snnsk.neurons import TernaryLIF, spiking_layers
+from snnsk.analysis.callbacks import FiringRateMonitor, firing_rate_history
+from snnsk.analysis.metrics import spike_report
+from snnsk.core.neurons import TernaryLIF, spiking_layers
 from snnsk.text import BOS_ID, TextNormalizer
 
 SMALL = dict(context_length=16, embed_dim=16, heads=2, depth=1, timesteps=2, max_epochs=2,

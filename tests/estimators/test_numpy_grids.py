@@ -46,10 +46,30 @@ def test_language_model_grid_of_numpy_values():
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
-def test_scipy_distributions(digits):
-    search = RandomizedSearchCV(
-        SpikingMLPClassifier(hidden_layer_sizes=(8,), max_epochs=1, random_state=0),
-        {"threshold": stats.uniform(0.3, 0.7), "timesteps": stats.randint(2, 5),
-         "tau": stats.uniform(1.5, 1.0), "alpha": stats.loguniform(0.5, 4.0)},
-        n_iter=3, cv=2, random_state=0, error_score="raise").fit(*digits)
+SCIPY_CASES = {
+    "mlp": (CASES["mlp"][0], {"threshold": stats.uniform(0.3, 0.7), "timesteps": stats.randint(2, 5),
+                              "tau": stats.uniform(1.5, 1.0), "alpha": stats.loguniform(0.5, 4.0)}),
+    "vit": (CASES["vit"][0], {"depth": stats.randint(1, 3), "mlp_ratio": stats.uniform(1.0, 1.0),
+                              "threshold": stats.uniform(0.5, 0.5)}),
+    "ssm": (CASES["ssm"][0], {"dropout": stats.uniform(0.0, 0.2), "threshold": stats.uniform(0.2, 0.5),
+                              "ssm_lr": stats.loguniform(1e-4, 1e-2)}),
+}
+
+
+@pytest.mark.parametrize("name", list(SCIPY_CASES))
+def test_scipy_distributions(name, digits):
+    make, distributions = SCIPY_CASES[name]
+    search = RandomizedSearchCV(make(), distributions, n_iter=2, cv=2, random_state=0,
+                                error_score="raise").fit(*digits)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_language_model_scipy_distributions():
+    docs = ["the cat sat on the mat. " * 3, "the dog sat on the log. " * 3] * 2
+    lm = SpikeDecoderLM(embed_dim=8, heads=2, depth=1, context_length=16, max_epochs=1,
+                        random_state=0)
+    search = RandomizedSearchCV(lm, {"timesteps": stats.randint(1, 3),
+                                     "threshold": stats.uniform(0.25, 0.5),
+                                     "mlp_ratio": stats.uniform(1.0, 2.0)},
+                                n_iter=2, cv=2, random_state=0, error_score="raise").fit(docs)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()

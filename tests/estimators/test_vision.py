@@ -10,7 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from snnsk import SpikingViTClassifier
 from snnsk.datasets import load_event_digits
-from snnsk.metrics import spike_report
+from snnsk.analysis.metrics import spike_report
 
 TINY = dict(embed_dim=16, depth=1, heads=2, max_epochs=1, batch_size=32, random_state=0)
 

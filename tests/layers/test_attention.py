@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from snnsk.neurons import NeuronConfig
+from snnsk.core.neurons import NeuronConfig
 from snnsk.layers import (CausalSelfAttention, KVCache, causal_linear_attention, causal_mask,
                           head_decay_rates)
 

@@ -6,7 +6,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from snnsk.layers.dense import ONEDNN_MIN_ELEMENTS, Linear, linear
-from snnsk.opcount import OperationCounter
+from snnsk.analysis.opcount import OperationCounter
 
 
 def _grads(fn, x, weight, bias, grad):

@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from snnsk.layers.pool import SpikeMaxPool2d
-from snnsk.memory import compact_saved_spikes, saved_activation_bytes
-from snnsk.neurons import LIF
+from snnsk.core.memory import compact_saved_spikes, saved_activation_bytes
+from snnsk.core.neurons import LIF
 
 
 @pytest.mark.parametrize("args", [dict(kernel_size=3, stride=2, padding=1),

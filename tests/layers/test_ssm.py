@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from snnsk.neurons import NeuronConfig, set_neuron_params
+from snnsk.core.neurons import NeuronConfig, set_neuron_params
 from snnsk.layers.ssm import (ChannelAffine, ClampFuse, MaskedLIF, S4DConv, S4DKernel, SpikeMixer,
                               SpikeSampler, fft_conv, ssm_recurrence)
 
@@ -327,7 +327,7 @@ def test_masked_lif_is_the_lif_with_padded_steps_silenced():
     x = torch.full((4, 2, 1), 1.5)
     mask = torch.tensor([[True, True], [True, True], [True, False], [True, False]])
     out = MaskedLIF(tau=2.0, threshold=1.0)(x, mask)
-    # LIF with tau 2 and a constant 1.5 fires every other step (see snnsk.neurons.LIF)
+    # LIF with tau 2 and a constant 1.5 fires every other step (see snnsk.core.neurons.LIF)
     assert out[:, 0, 0].tolist() == [0.0, 1.0, 0.0, 1.0]
     assert out[:, 1, 0].tolist() == [0.0, 1.0, 0.0, 0.0]
 
@@ -357,7 +357,7 @@ def test_mixer_and_channel_affine():
 
 @pytest.mark.parametrize("bidirectional, expected", [(False, 3 + 1), (True, (3 + 1) + (1 + 3))])
 def test_operation_count_of_the_convolution_by_hand(bidirectional, expected):
-    from snnsk.opcount import OperationCounter
+    from snnsk.analysis.opcount import OperationCounter
 
     # spikes at steps 0 and 2 of a 3-step, one-channel sequence: step 0 reaches 3 outputs
     # forward (and 1 backward), step 2 reaches 1 forward (and 3 backward)

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from snnsk.neurons import NeuronConfig
+from snnsk.core.neurons import NeuronConfig
 from snnsk.layers import (QKTokenAttention, SpikeDrivenSelfAttention, SpikingSelfAttention,
                           vision_attention)
-from snnsk.opcount import OperationCounter
+from snnsk.analysis.opcount import OperationCounter
 
 VARIANTS = {"ssa": SpikingSelfAttention, "sdsa": SpikeDrivenSelfAttention, "qk": QKTokenAttention}
 
@@ -111,7 +111,7 @@ def test_sdsa_output_is_real_valued_but_its_attention_product_is_binary():
 
 
 def test_attention_neurons_keep_threshold_half_when_the_network_threshold_changes():
-    from snnsk.neurons import set_neuron_params
+    from snnsk.core.neurons import set_neuron_params
     layer = SpikingSelfAttention(8, 2, neuron=NeuronConfig(threshold=1.0))
     set_neuron_params(layer, threshold=2.0)
     assert layer.attention_neuron.neuron.threshold == 0.5
@@ -124,7 +124,7 @@ def _attention_dense_macs(name, n_tokens):
     with OperationCounter(layer) as counter, torch.no_grad():
         layer(x)
     products = {key: entry for key, entry in counter.layers.items() if entry.kind == "matmul"}
-    assert products, "the attention products must be reported to snnsk.opcount"
+    assert products, "the attention products must be reported to snnsk.analysis.opcount"
     return sum(entry.dense_macs for entry in products.values()), products
 
 
@@ -153,7 +153,7 @@ def test_sdsa_synaptic_ops_are_the_co_active_key_value_pairs():
 
 def test_ssa_product_recomputes_the_scores_with_the_compositions_gradients():
     from snnsk.layers.attention import _MaskedAttention
-    from snnsk.memory import saved_activation_bytes
+    from snnsk.core.memory import saved_activation_bytes
 
     g = torch.Generator().manual_seed(3)
     q, k, v = ((torch.rand(2, 3, 2, 7, 4, generator=g) > 0.5).double().requires_grad_()

@@ -5,7 +5,7 @@ import torch
 
 from snnsk.models import SpikeDecoder
 from snnsk.models.decoder import DECODER_NEURON, sinusoidal_table
-from snnsk.neurons import NeuronConfig, set_neuron_params, spiking_layers
+from snnsk.core.neurons import NeuronConfig, set_neuron_params, spiking_layers
 
 VARIANTS = [(mode, pe, "binary") for mode in ("full", "partial", "none")
             for pe in ("static", "learned")]

@@ -5,7 +5,7 @@ import torch
 
 from snnsk.layers.ssm import MaskedLIF, SpikeSampler
 from snnsk.models.pspikessm import PSpikeSSM
-from snnsk.neurons import set_neuron_params, spiking_layers
+from snnsk.core.neurons import set_neuron_params, spiking_layers
 
 
 def _model(**kwargs):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from snnsk.neurons import NeuronConfig, set_neuron_params
+from snnsk.core.neurons import NeuronConfig, set_neuron_params
 from snnsk.models import SpikingViT
 from snnsk.models.spikformer import VIT_NEURON
 
