@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import contextvars
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -82,16 +82,11 @@ class LayerCount:
     kind : str
         ``'spiking'`` (a layer yielded by :func:`snnsk.core.neurons.spiking_layers`),
         ``'linear'``, ``'conv'`` or ``'matmul'`` (a product reported by a layer).
-    neurons : int
-        Spiking layers: neurons per sample (every axis after time and batch).
-    timesteps : int
-        Spiking layers: length of the time axis of the longest call.
-    spikes : float
-        Spiking layers: spikes emitted.
-    neuron_steps : int
-        Spiking layers: neuron updates of real (unpadded) steps, the
-        denominator of the firing rate. Spikes and neuron-steps follow the
-        rule of :mod:`snnsk.analysis.spike_counts`.
+    spike_count : SpikeCount
+        Spiking layers: the running count of :mod:`snnsk.analysis.spike_counts`,
+        read through ``neurons`` (per sample), ``timesteps`` (of the longest
+        call), ``spikes`` and ``neuron_steps`` (real, unpadded steps: the
+        denominator of the firing rate).
     synaptic_ops, macs, dense_macs : int
         Accumulates driven by spikes, multiply-accumulates on real operands
         and the dense equivalent (see the module docstring).
@@ -100,15 +95,28 @@ class LayerCount:
     """
 
     kind: str
-    neurons: int = 0
-    timesteps: int = 0
-    spikes: float = 0.0
-    neuron_steps: int = 0
+    spike_count: SpikeCount = field(default_factory=SpikeCount, repr=False)
     synaptic_ops: int = 0
     macs: int = 0
     dense_macs: int = 0
     spike_calls: int = 0
     real_calls: int = 0
+
+    @property
+    def neurons(self) -> int:
+        return self.spike_count.neurons
+
+    @property
+    def timesteps(self) -> int:
+        return self.spike_count.timesteps
+
+    @property
+    def spikes(self) -> float:
+        return self.spike_count.spikes
+
+    @property
+    def neuron_steps(self) -> int:
+        return self.spike_count.neuron_steps
 
     @property
     def input(self) -> str | None:
@@ -166,7 +174,6 @@ class OperationCounter:
         self.layers: dict[str, LayerCount] = {}
         self._running: list[str] = []
         self._handles: list = []
-        self._spike_counts: dict[str, SpikeCount] = {}
         self._token = None
 
     # ------------------------------------------------------------- context
@@ -185,10 +192,6 @@ class OperationCounter:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
-        for name, count in self._spike_counts.items():
-            entry = self.layers[name]
-            entry.neurons, entry.timesteps = count.neurons, count.timesteps
-            entry.spikes, entry.neuron_steps = count.spikes, count.neuron_steps
         self._running.clear()
         _ACTIVE.reset(self._token)
         self._token = None
@@ -228,9 +231,8 @@ class OperationCounter:
     def _spike_hook(self, name):
         def record(module, inputs, output):
             spikes = spike_output(output)
-            self._entry(name, "spiking")  # in the order the layers run
-            count = self._spike_counts.setdefault(name, SpikeCount())
-            count.add(spikes, padding_mask(inputs, spikes), module.populations)
+            self._entry(name, "spiking").spike_count.add(spikes, padding_mask(inputs, spikes),
+                                                         module.populations)
         return record
 
     def _linear_hook(self, name):

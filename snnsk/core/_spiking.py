@@ -23,6 +23,16 @@ class SpikingLayer(nn.Module):
     the ON/OFF pair of :class:`TernaryLIF`, whose output is ``ON − OFF``).
     Statistics count a spike per nonzero entry (``|s|``) and divide by
     ``populations`` neurons per entry.
+
+    A layer with a neuron configuration keeps it as ``neuron`` (a
+    :class:`~snnsk.core.neurons.NeuronConfig`), which
+    :func:`~snnsk.core.neurons.set_neuron_params` replaces, leaving the fields
+    named in ``fixed`` as they are and asking :meth:`_check_config` first.
     """
 
     populations = 1
+    #: Neuron parameters :func:`~snnsk.core.neurons.set_neuron_params` leaves alone.
+    fixed: tuple = ()
+
+    def _check_config(self, config):
+        """Hook: refuse a configuration this kind of neuron cannot run (checked when it is set)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from .._validation import is_bool, is_int, is_real
+from .._validation import check_bool, is_int, is_real
 from .surrogate import Surrogate, get_surrogate
 
 __all__ = ["NeuronConfig", "NEURON_PARAMS", "RESETS", "BACKENDS"]
@@ -31,12 +31,6 @@ def _real(name, value) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return value
-
-
-def _flag(name, value) -> bool:
-    if not is_bool(value):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,8 +116,8 @@ class NeuronConfig:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         values = dict(tau=tau, threshold=threshold, v_reset=v_reset, refractory=int(refractory),
                       surrogate=surrogate, alpha=surrogate.alpha,
-                      decay_input=_flag("decay_input", self.decay_input),
-                      detach_reset=_flag("detach_reset", self.detach_reset))
+                      decay_input=check_bool("decay_input", self.decay_input),
+                      detach_reset=check_bool("detach_reset", self.detach_reset))
         for name, value in values.items():
             object.__setattr__(self, name, value)
 

@@ -145,9 +145,6 @@ class LIF(SpikingLayer):
         self._check_config(config)
         self._neuron = config
 
-    def _check_config(self, config: NeuronConfig):
-        """Hook: refuse a configuration this kind of neuron cannot run (checked when it is set)."""
-
     def forward(self, x: torch.Tensor, norm: nn.Module | None = None,
                 layer: nn.Module | None = None):
         """Spikes for the input current ``x`` ``[T, ...]``.
@@ -254,12 +251,10 @@ def set_neuron_params(module: nn.Module, **params) -> nn.Module:
         raise ValueError(f"unknown neuron parameters: {sorted(unknown)}; known: {NEURON_PARAMS}")
     layers = [layer for _, layer in spiking_layers(module)
               if isinstance(getattr(layer, "neuron", None), NeuronConfig)]
-    updated = [layer.neuron.replace(**{k: v for k, v in params.items()
-                                       if k not in getattr(layer, "fixed", ())})
+    updated = [layer.neuron.replace(**{k: v for k, v in params.items() if k not in layer.fixed})
                for layer in layers]
     for layer, config in zip(layers, updated):
-        if isinstance(layer, LIF):
-            layer._check_config(config)
+        layer._check_config(config)
     for layer, config in zip(layers, updated):
         layer.neuron = config
     return module
